@@ -1,0 +1,12 @@
+//! Refrain's engine: everything between captured audio and generated clips, with no GUI.
+//!
+//! Data flows one way (see `shared/DESIGN.md`): audio → spectrogram → latent → model → audio.
+
+pub mod audio;
+pub mod latent;
+pub mod runtime;
+pub mod spectrogram;
+pub mod synth;
+
+/// This engine's crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
