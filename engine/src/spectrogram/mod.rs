@@ -1,1 +1,44 @@
-//! TODO
+//! Mel spectrograms compatible with librosa (and so with teticio/audio-diffusion), and their
+//! inversion back to audio.
+//!
+//! The forward path is STFT → slaney mel → dB (ref = max, top_db) → [−1, 1]; the inverse path is
+//! [−1, 1] → dB → power → linear magnitude (damped pseudo-inverse) → Griffin-Lim. Everything is
+//! driven by an [`AudioConfig`], which the model manifest supplies.
+
+mod config;
+mod db;
+mod invert;
+mod mel;
+mod stft;
+mod transform;
+
+pub use config::AudioConfig;
+pub use db::{db_to_power, from_unit, power_to_db, to_unit};
+pub use invert::{griffin_lim, GriffinLim, MelInverse};
+pub use mel::{hz_to_mel, mel_to_hz, MelFilterbank};
+pub use stft::{Spectrum, Stft};
+pub use transform::{Mel, MelTransform};
+
+/// Why a spectrogram operation could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum SpectrogramError {
+    /// The configuration is inconsistent (names the field).
+    #[error("invalid audio config: {field} {problem}")]
+    InvalidConfig {
+        /// The offending field of [`AudioConfig`].
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A mel or spectrum did not have the shape the configuration implies.
+    #[error("shape mismatch: expected {expected}, got {got}")]
+    Shape {
+        /// The expected shape, as text.
+        expected: String,
+        /// The shape received.
+        got: String,
+    },
+    /// The input audio was empty.
+    #[error("no audio samples to analyse")]
+    Empty,
+}

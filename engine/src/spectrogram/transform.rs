@@ -1,0 +1,157 @@
+//! Audio ↔ model-range mel spectrogram for one [`AudioConfig`], with all buffers reused.
+use super::{
+    db_to_power, from_unit, griffin_lim, power_to_db, to_unit, AudioConfig, GriffinLim,
+    MelFilterbank, MelInverse, SpectrogramError, Spectrum, Stft,
+};
+
+/// A mel spectrogram stored mel-major (`data[mel * frames + frame]`), the layout of the model's
+/// `[B, 1, n_mels, frames]` tensors and of librosa's output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mel {
+    /// Mel bands (rows).
+    pub n_mels: usize,
+    /// Frames (columns).
+    pub frames: usize,
+    /// Values, mel-major.
+    pub data: Vec<f32>,
+}
+
+impl Mel {
+    /// The value at band `mel`, frame `frame`.
+    pub fn at(&self, mel: usize, frame: usize) -> f32 {
+        self.data[mel * self.frames + frame]
+    }
+}
+
+/// Converts audio to mel spectrograms and back for one configuration.
+pub struct MelTransform {
+    config: AudioConfig,
+    stft: Stft,
+    filterbank: MelFilterbank,
+    inverse: Option<MelInverse>,
+    spectrum: Spectrum,
+    power: Vec<f32>,
+}
+
+impl MelTransform {
+    /// Plans the STFT and builds the filterbank; the pseudo-inverse is built on first inversion.
+    pub fn new(config: &AudioConfig) -> Result<Self, SpectrogramError> {
+        Ok(Self {
+            config: config.clone(),
+            stft: Stft::new(config)?,
+            filterbank: MelFilterbank::new(config)?,
+            inverse: None,
+            spectrum: Spectrum::default(),
+            power: Vec::new(),
+        })
+    }
+
+    /// The configuration this transform was built for.
+    pub fn config(&self) -> &AudioConfig {
+        &self.config
+    }
+
+    /// The filterbank in use.
+    pub fn filterbank(&self) -> &MelFilterbank {
+        &self.filterbank
+    }
+
+    /// Mel power spectrogram (librosa `melspectrogram(power=2.0)`), 1 + len / hop frames.
+    pub fn mel_power(&mut self, samples: &[f32]) -> Result<Mel, SpectrogramError> {
+        if samples.is_empty() {
+            return Err(SpectrogramError::Empty);
+        }
+        self.stft.forward(samples, &mut self.spectrum);
+        let (frames, n_freqs, n_mels) = (
+            self.spectrum.frames,
+            self.spectrum.n_freqs,
+            self.config.n_mels,
+        );
+        self.power.resize(n_freqs, 0.0);
+        let mut mel_frame = vec![0.0f32; n_mels];
+        let mut data = vec![0.0f32; n_mels * frames];
+        for t in 0..frames {
+            for (p, c) in self.power.iter_mut().zip(self.spectrum.frame(t)) {
+                *p = c.norm_sqr();
+            }
+            self.filterbank.apply_frame(&self.power, &mut mel_frame);
+            for (m, &v) in mel_frame.iter().enumerate() {
+                data[m * frames + t] = v;
+            }
+        }
+        Ok(Mel {
+            n_mels,
+            frames,
+            data,
+        })
+    }
+
+    /// Mel in dB relative to its maximum, floored at −top_db; also returns the reference power.
+    pub fn mel_db(&mut self, samples: &[f32]) -> Result<(Mel, f32), SpectrogramError> {
+        let mut mel = self.mel_power(samples)?;
+        let reference = power_to_db(&mut mel.data, self.config.top_db);
+        Ok((mel, reference))
+    }
+
+    /// The model's input: one window of `window_samples()` (padded or trimmed) as a mel in [−1, 1].
+    pub fn to_model(&mut self, samples: &[f32]) -> Result<Mel, SpectrogramError> {
+        let n = self.config.window_samples();
+        let mut window = samples[..samples.len().min(n)].to_vec();
+        window.resize(n, 0.0);
+        let (mut mel, _) = self.mel_db(&window)?;
+        to_unit(&mut mel.data, self.config.top_db);
+        Ok(mel)
+    }
+
+    /// Linear STFT magnitude (frame-major) for a mel in the model's [−1, 1] range.
+    pub fn magnitude_from_model(&mut self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
+        if mel.n_mels != self.config.n_mels || mel.data.len() != mel.n_mels * mel.frames {
+            return Err(SpectrogramError::Shape {
+                expected: format!("{} mel bands", self.config.n_mels),
+                got: format!(
+                    "{} bands × {} frames ({} values)",
+                    mel.n_mels,
+                    mel.frames,
+                    mel.data.len()
+                ),
+            });
+        }
+        // Frame-major copy so the pseudo-inverse reads contiguous bands.
+        let mut frames_major = vec![0.0f32; mel.data.len()];
+        for m in 0..mel.n_mels {
+            for t in 0..mel.frames {
+                frames_major[t * mel.n_mels + m] = mel.data[m * mel.frames + t];
+            }
+        }
+        from_unit(&mut frames_major, self.config.top_db);
+        db_to_power(&mut frames_major, 1.0);
+        let inverse = self
+            .inverse
+            .get_or_insert_with(|| MelInverse::new(&self.filterbank));
+        let mut magnitude = Vec::new();
+        inverse.magnitude(&frames_major, &mut magnitude);
+        Ok(magnitude)
+    }
+
+    /// Audio for a model-range mel: inverse mel, then Griffin-Lim with `settings`.
+    /// The output has `hop · (frames − 1)` samples rounded down like the forward window.
+    pub fn from_model(
+        &mut self,
+        mel: &Mel,
+        settings: GriffinLim,
+    ) -> Result<Vec<f32>, SpectrogramError> {
+        let magnitude = self.magnitude_from_model(mel)?;
+        let length = (mel.frames * self.config.hop_length).saturating_sub(1);
+        Ok(griffin_lim(&mut self.stft, &magnitude, length, settings))
+    }
+
+    /// Griffin-Lim settings from the config: the fast variant, `griffin_lim_iters` iterations.
+    pub fn default_griffin_lim(&self, seed: u64) -> GriffinLim {
+        GriffinLim::fast(self.config.griffin_lim_iters, seed)
+    }
+
+    /// The STFT, for callers that need linear spectra (tests, evaluation).
+    pub fn stft(&mut self) -> &mut Stft {
+        &mut self.stft
+    }
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the engine integration tests.
+#![allow(dead_code)]
+pub mod npy;
