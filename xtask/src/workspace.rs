@@ -20,7 +20,10 @@ pub fn target_dir() -> Result<PathBuf> {
         .output()
         .context("running `cargo metadata`")?;
     if !out.status.success() {
-        bail!("`cargo metadata` failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "`cargo metadata` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let meta: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("parsing `cargo metadata` output")?;

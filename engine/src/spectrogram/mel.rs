@@ -107,6 +107,31 @@ impl MelFilterbank {
         out
     }
 
+    /// Applies the filterbank to power stored frequency-major (`n_freqs × frames`), writing
+    /// mel-major output (`n_mels × frames`).
+    pub fn apply_frames(&self, power: &[f32], frames: usize, mel: &mut [f32]) {
+        for (out, band) in mel.chunks_exact_mut(frames).zip(&self.bands) {
+            out.fill(0.0);
+            for (k, &w) in (band.start..).zip(&band.weights) {
+                let row = &power[k * frames..(k + 1) * frames];
+                for (o, p) in out.iter_mut().zip(row) {
+                    *o += w * p;
+                }
+            }
+        }
+    }
+
+    /// The transpose applied to one frame: spreads `n_mels` values back over `n_freqs` bins.
+    pub fn apply_transpose_frame(&self, mel: &[f32], power: &mut [f32]) {
+        power.fill(0.0);
+        for (&v, band) in mel.iter().zip(&self.bands) {
+            let bins = &mut power[band.start..band.start + band.weights.len()];
+            for (p, w) in bins.iter_mut().zip(&band.weights) {
+                *p += v * w;
+            }
+        }
+    }
+
     /// Applies the filterbank to one frame of power (`n_freqs`), writing `n_mels` values.
     pub fn apply_frame(&self, power: &[f32], mel: &mut [f32]) {
         for (out, band) in mel.iter_mut().zip(&self.bands) {

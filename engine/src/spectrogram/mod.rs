@@ -2,7 +2,7 @@
 //! inversion back to audio.
 //!
 //! The forward path is STFT → slaney mel → dB (ref = max, top_db) → [−1, 1]; the inverse path is
-//! [−1, 1] → dB → power → linear magnitude (damped pseudo-inverse) → Griffin-Lim. Everything is
+//! [−1, 1] → dB → power → linear magnitude (NNLS: pseudo-inverse start + FISTA) → Griffin-Lim. All is
 //! driven by an [`AudioConfig`], which the model manifest supplies.
 
 mod config;

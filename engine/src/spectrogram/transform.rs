@@ -67,18 +67,24 @@ impl MelTransform {
             self.spectrum.n_freqs,
             self.config.n_mels,
         );
-        self.power.resize(n_freqs, 0.0);
-        let mut mel_frame = vec![0.0f32; n_mels];
-        let mut data = vec![0.0f32; n_mels * frames];
-        for t in 0..frames {
-            for (p, c) in self.power.iter_mut().zip(self.spectrum.frame(t)) {
-                *p = c.norm_sqr();
-            }
-            self.filterbank.apply_frame(&self.power, &mut mel_frame);
-            for (m, &v) in mel_frame.iter().enumerate() {
-                data[m * frames + t] = v;
+        // Power laid out frequency-major, so each band's sum over frames is a run of
+        // contiguous multiply-adds (the per-frame band loop was dominated by tiny low bands).
+        self.power.clear();
+        self.power.resize(n_freqs * frames, 0.0);
+        const BLOCK: usize = 16;
+        for t0 in (0..frames).step_by(BLOCK) {
+            for k0 in (0..n_freqs).step_by(BLOCK) {
+                for t in t0..(t0 + BLOCK).min(frames) {
+                    let row = &self.spectrum.data[t * n_freqs..(t + 1) * n_freqs];
+                    let k_end = (k0 + BLOCK).min(n_freqs);
+                    for (k, c) in (k0..k_end).zip(&row[k0..k_end]) {
+                        self.power[k * frames + t] = c.norm_sqr();
+                    }
+                }
             }
         }
+        let mut data = vec![0.0f32; n_mels * frames];
+        self.filterbank.apply_frames(&self.power, frames, &mut data);
         Ok(Mel {
             n_mels,
             frames,
@@ -105,6 +111,29 @@ impl MelTransform {
 
     /// Linear STFT magnitude (frame-major) for a mel in the model's [−1, 1] range.
     pub fn magnitude_from_model(&mut self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
+        let mut frames_major = self.frame_major(mel)?;
+        from_unit(&mut frames_major, self.config.top_db);
+        db_to_power(&mut frames_major, 1.0);
+        Ok(self.magnitude_from_frames(&frames_major))
+    }
+
+    /// Linear STFT magnitude (frame-major) for a mel power spectrogram (librosa `mel_to_stft`).
+    pub fn magnitude_from_power(&mut self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
+        let frames_major = self.frame_major(mel)?;
+        Ok(self.magnitude_from_frames(&frames_major))
+    }
+
+    fn magnitude_from_frames(&mut self, frames_major: &[f32]) -> Vec<f32> {
+        let inverse = self
+            .inverse
+            .get_or_insert_with(|| MelInverse::new(&self.filterbank));
+        let mut magnitude = Vec::new();
+        inverse.magnitude(frames_major, &mut magnitude);
+        magnitude
+    }
+
+    /// A frame-major copy of `mel`, so the pseudo-inverse reads contiguous bands.
+    fn frame_major(&self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
         if mel.n_mels != self.config.n_mels || mel.data.len() != mel.n_mels * mel.frames {
             return Err(SpectrogramError::Shape {
                 expected: format!("{} mel bands", self.config.n_mels),
@@ -116,21 +145,13 @@ impl MelTransform {
                 ),
             });
         }
-        // Frame-major copy so the pseudo-inverse reads contiguous bands.
         let mut frames_major = vec![0.0f32; mel.data.len()];
         for m in 0..mel.n_mels {
             for t in 0..mel.frames {
                 frames_major[t * mel.n_mels + m] = mel.data[m * mel.frames + t];
             }
         }
-        from_unit(&mut frames_major, self.config.top_db);
-        db_to_power(&mut frames_major, 1.0);
-        let inverse = self
-            .inverse
-            .get_or_insert_with(|| MelInverse::new(&self.filterbank));
-        let mut magnitude = Vec::new();
-        inverse.magnitude(&frames_major, &mut magnitude);
-        Ok(magnitude)
+        Ok(frames_major)
     }
 
     /// Audio for a model-range mel: inverse mel, then Griffin-Lim with `settings`.
