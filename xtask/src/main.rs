@@ -1,5 +1,6 @@
 //! `cargo xtask <command>`: the project's automation entry point.
 mod ort;
+mod tasks;
 mod workspace;
 
 use anyhow::{bail, Result};
@@ -7,6 +8,9 @@ use anyhow::{bail, Result};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
+  test               provision ONNX Runtime if missing, then fmt --check, clippy, cargo test
+  demo               the main job on the bundled example, written to out/
+  bench [dsp]        benchmarks with ratios against their references (dsp: librosa)
   ort [--gpu]        provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu}
 ";
 
@@ -18,6 +22,9 @@ fn main() -> Result<()> {
     };
     match command.as_str() {
         "ort" => ort::run(rest),
+        "test" => tasks::test(rest),
+        "demo" => tasks::demo(rest),
+        "bench" => tasks::bench(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

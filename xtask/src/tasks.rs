@@ -1,0 +1,117 @@
+//! `cargo xtask test | demo | bench`: the README's commands, each a short sequence of cargo runs.
+use crate::{ort, workspace};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::Command;
+
+/// `engine::runtime::ENV_VAR`, spelled out because xtask links nothing of ours (DESIGN.md 1).
+const ORT_ENV: &str = "REFRAIN_ORT_DYLIB";
+
+/// Runs a command in the workspace root with the provisioned ONNX Runtime, failing on non-zero exit.
+fn run_step(label: &str, program: &str, args: &[&str], ort_dir: &Path) -> Result<()> {
+    println!("\n==> {label}: {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(workspace::root())
+        .env(ORT_ENV, ort_dir.join("libonnxruntime.so"))
+        .status()
+        .with_context(|| format!("starting `{program}`"))?;
+    if !status.success() {
+        bail!("{label} failed ({status})");
+    }
+    Ok(())
+}
+
+/// `cargo xtask test`: provision ONNX Runtime if missing, then fmt, clippy and the test suite.
+pub fn test(_args: &[String]) -> Result<()> {
+    let ort_dir = ort::ensure(false)?;
+    let cargo = workspace::cargo();
+    run_step(
+        "format",
+        &cargo,
+        &["fmt", "--all", "--", "--check"],
+        &ort_dir,
+    )?;
+    run_step(
+        "lint",
+        &cargo,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &ort_dir,
+    )?;
+    run_step("tests", &cargo, &["test", "--workspace"], &ort_dir)?;
+    println!("\nall checks passed");
+    Ok(())
+}
+
+/// `cargo xtask demo`: the main job on the bundled example.
+pub fn demo(_args: &[String]) -> Result<()> {
+    let ort_dir = ort::ensure(false)?;
+    let cargo = workspace::cargo();
+    let example = workspace::root().join("examples/loop.wav");
+    let out = workspace::root().join("out");
+    let (example, out) = (path_arg(&example)?, path_arg(&out)?);
+    println!("No trained model ships yet, so the demo renders the DSP round trip of the bundled");
+    println!("example (mel spectrogram → Griffin-Lim) to out/. Generation lands with the model.");
+    run_step(
+        "round trip",
+        &cargo,
+        &[
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "refrain-engine",
+            "--bin",
+            "refrain",
+            "--",
+            "roundtrip",
+            example,
+            "--out",
+            out,
+        ],
+        &ort_dir,
+    )?;
+    run_step(
+        "engine info",
+        &cargo,
+        &[
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "refrain-engine",
+            "--bin",
+            "refrain",
+            "--",
+            "info",
+        ],
+        &ort_dir,
+    )
+}
+
+/// `cargo xtask bench <name>`: the benchmarks, each printing ratios against its named reference.
+pub fn bench(args: &[String]) -> Result<()> {
+    let ort_dir = ort::ensure(false)?;
+    let cargo = workspace::cargo();
+    match args.first().map(String::as_str) {
+        Some("dsp") | None => run_step(
+            "dsp benchmark (reference: librosa, same run)",
+            &cargo,
+            &["bench", "-p", "refrain-engine", "--bench", "dsp"],
+            &ort_dir,
+        ),
+        Some(other) => bail!("unknown benchmark `{other}` (available: dsp)"),
+    }
+}
+
+fn path_arg(path: &Path) -> Result<&str> {
+    path.to_str()
+        .with_context(|| format!("path {} is not valid UTF-8", path.display()))
+}
