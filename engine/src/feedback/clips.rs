@@ -1,0 +1,94 @@
+//! Clip files under `data_dir/clips/`, always written to a temporary name, fsynced and renamed,
+//! so a crash leaves either no file or a complete one, never a truncated WAV a row points at.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::error::{FeedbackError, Result};
+use super::store::CLIPS_DIR;
+use crate::audio::{write_wav, Audio};
+
+/// The data-dir-relative path stored in the database for clip file `name`.
+pub(crate) fn rel_path(name: &str) -> String {
+    format!("{CLIPS_DIR}/{name}")
+}
+
+/// Writes mono `samples` as a 32-bit float WAV at `data_dir/clips/name`, atomically.
+pub(crate) fn write_mono_wav(
+    data_dir: &Path,
+    name: &str,
+    samples: &[f32],
+    sample_rate: u32,
+) -> Result<PathBuf> {
+    let dest = data_dir.join(rel_path(name));
+    let tmp = temp_for(&dest);
+    // The engine's writer validates the rate and finalises the header; we add the fsync+rename.
+    let audio = Audio::new(sample_rate, vec![samples.to_vec()])?;
+    let written = write_wav(&tmp, &audio)
+        .map_err(FeedbackError::from)
+        .and_then(|()| finish(&tmp, &dest));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map(|()| dest)
+}
+
+/// Writes `bytes` at `data_dir/clips/name`, atomically (used for copied songs and ingest).
+pub(crate) fn write_bytes(data_dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let dest = data_dir.join(rel_path(name));
+    let tmp = temp_for(&dest);
+    let written = File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| FeedbackError::io("write", &tmp, e))
+        .and_then(|()| finish(&tmp, &dest));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map(|()| dest)
+}
+
+/// Reads a clip file whole (for export).
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| FeedbackError::io("read clip", path, e))
+}
+
+/// Best-effort removal of a file written for a row whose transaction then failed: an orphan
+/// file is harmless, so a failure here is only logged.
+pub(crate) fn discard(path: &Path) {
+    if let Err(e) = fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove orphan clip file");
+    }
+}
+
+/// A hidden sibling name, so a half-written file is never mistaken for a clip.
+fn temp_for(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.{:016x}.tmp", rand::random::<u64>()))
+}
+
+/// fsync the temp file, rename it over `dest`, fsync the directory so the rename is durable.
+fn finish(tmp: &Path, dest: &Path) -> Result<()> {
+    File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| FeedbackError::io("fsync", tmp, e))?;
+    fs::rename(tmp, dest).map_err(|e| FeedbackError::io("rename into place", dest, e))?;
+    sync_dir(dest.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsync a directory (makes renames/creates in it durable). Windows cannot open directories
+/// this way, and NTFS journals renames anyway, so it is a no-op there.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| FeedbackError::io("fsync directory", dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
