@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod feedback;
 pub mod latent;
+pub mod manifest;
 pub mod runtime;
 pub mod spectrogram;
 pub mod synth;
