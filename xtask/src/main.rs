@@ -1,4 +1,5 @@
 //! `cargo xtask <command>`: the project's automation entry point.
+mod corpus;
 mod ort;
 mod tasks;
 mod workspace;
@@ -11,6 +12,7 @@ commands:
   test               provision ONNX Runtime if missing, then fmt --check, clippy, cargo test
   demo               the main job on the bundled example, written to out/
   bench [dsp]        benchmarks with ratios against their references (dsp: librosa)
+  corpus [--synth N] install the Debian music packages, build the corpus cache
   ort [--gpu]        provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu}
 ";
 
@@ -22,6 +24,7 @@ fn main() -> Result<()> {
     };
     match command.as_str() {
         "ort" => ort::run(rest),
+        "corpus" => corpus::run(rest),
         "test" => tasks::test(rest),
         "demo" => tasks::demo(rest),
         "bench" => tasks::bench(rest),
