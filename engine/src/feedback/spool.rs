@@ -137,8 +137,7 @@ impl RatingSink {
     }
 
     fn replay_if_pending(&mut self) {
-        let pending = fs::metadata(self.store.spool_path()).is_ok_and(|m| m.len() > 0);
-        if pending {
+        if self.store.spool_pending() {
             if let Err(e) = self.store.replay_spool() {
                 tracing::debug!(error = %e, "spool replay deferred");
             }
@@ -150,6 +149,13 @@ impl FeedbackStore {
     /// The spool file of this store's data dir.
     pub fn spool_path(&self) -> PathBuf {
         self.data_dir.join(SPOOL_FILE)
+    }
+
+    /// True when spooled ratings wait for a replay (a non-empty spool, or a spool claimed by a
+    /// replay that was interrupted). The GUI can show this as "n ratings waiting".
+    pub fn spool_pending(&self) -> bool {
+        fs::metadata(self.spool_path()).is_ok_and(|m| m.len() > 0)
+            || self.claimed_spools().is_ok_and(|v| !v.is_empty())
     }
 
     /// Inserts every spooled rating (idempotently, by uid) in one transaction, and removes the
