@@ -1,8 +1,8 @@
 //! engine::manifest: round trip, every kind of corruption named, and the `current` pointer.
 use refrain_engine::manifest::{
-    current_version_dir, publish_current, resolve_data_dir, rfc3339_utc, sha256_file,
-    write_atomic, BetaSchedule, LatentConfig, Manifest, ManifestError, Prediction,
-    ScheduleConfig, UnetConfig, CURRENT_POINTER, FORMAT_VERSION, MANIFEST_FILE,
+    current_version_dir, publish_current, resolve_data_dir, rfc3339_utc, sha256_file, write_atomic,
+    BetaSchedule, LatentConfig, Manifest, ManifestError, Prediction, ScheduleConfig, UnetConfig,
+    CURRENT_POINTER, FORMAT_VERSION, MANIFEST_FILE,
 };
 use refrain_engine::spectrogram::AudioConfig;
 use sha2::{Digest, Sha256};
@@ -40,7 +40,10 @@ fn sample_manifest() -> Manifest {
 fn version_dir() -> (tempfile::TempDir, Manifest) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut m = sample_manifest();
-    for (i, name) in ["encoder.onnx", "decoder.onnx", "unet.onnx"].iter().enumerate() {
+    for (i, name) in ["encoder.onnx", "decoder.onnx", "unet.onnx"]
+        .iter()
+        .enumerate()
+    {
         std::fs::write(dir.path().join(name), vec![i as u8 + 1; 1000 + i]).expect("write");
     }
     m.hash_files(dir.path(), &["encoder.onnx", "decoder.onnx", "unet.onnx"])
@@ -74,7 +77,10 @@ fn round_trip() {
     assert_eq!(loaded, m);
     assert_eq!(loaded.files.len(), 3);
     let text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).expect("read");
-    assert!(text.contains("\"beta_schedule\": \"scaled_linear\""), "{text}");
+    assert!(
+        text.contains("\"beta_schedule\": \"scaled_linear\""),
+        "{text}"
+    );
     assert!(text.contains("\"prediction\": \"epsilon\""));
     assert!(!text.contains("batch_sizes"), "None is omitted");
 }
@@ -141,7 +147,9 @@ fn invalid_audio_field_is_named() {
 #[test]
 fn wrong_types_name_their_field() {
     let (dir, _) = version_dir();
-    edit_json(dir.path(), |v| v["schedule"]["beta_schedule"] = "cosine".into());
+    edit_json(dir.path(), |v| {
+        v["schedule"]["beta_schedule"] = "cosine".into()
+    });
     let err = load_err(dir.path(), "schedule");
     assert!(err.to_string().contains("cosine"), "{err}");
     edit_json(dir.path(), |v| {
@@ -156,29 +164,67 @@ fn wrong_types_name_their_field() {
     load_err(dir.path(), "unet");
 }
 
+/// A change to the manifest JSON that makes one field invalid.
+type Edit = dyn Fn(&mut serde_json::Value);
+
 #[test]
 fn value_errors_name_their_field() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
-        ("latent.height", Box::new(|v| v["latent"]["height"] = 0.into())),
-        ("latent.scale", Box::new(|v| v["latent"]["scale"] = (-1.0).into())),
-        ("schedule.num_train_timesteps", Box::new(|v| v["schedule"]["num_train_timesteps"] = 1.into())),
-        ("schedule.beta_end", Box::new(|v| v["schedule"]["beta_end"] = 1e-5.into())),
-        ("unet.embedding_dim", Box::new(|v| v["unet"]["embedding_dim"] = 0.into())),
+    let cases: Vec<(&str, Box<Edit>)> = vec![
+        (
+            "latent.height",
+            Box::new(|v| v["latent"]["height"] = 0.into()),
+        ),
+        (
+            "latent.scale",
+            Box::new(|v| v["latent"]["scale"] = (-1.0).into()),
+        ),
+        (
+            "schedule.num_train_timesteps",
+            Box::new(|v| v["schedule"]["num_train_timesteps"] = 1.into()),
+        ),
+        (
+            "schedule.beta_end",
+            Box::new(|v| v["schedule"]["beta_end"] = 1e-5.into()),
+        ),
+        (
+            "unet.embedding_dim",
+            Box::new(|v| v["unet"]["embedding_dim"] = 0.into()),
+        ),
         ("created", Box::new(|v| v["created"] = "yesterday".into())),
         ("name", Box::new(|v| v["name"] = "  ".into())),
         ("parent", Box::new(|v| v["parent"] = 0.into())),
-        ("batch_sizes", Box::new(|v| v["batch_sizes"] = serde_json::json!([]))),
-        ("files", Box::new(|v| { v["files"].as_object_mut().expect("obj").remove("encoder.onnx"); })),
+        (
+            "batch_sizes",
+            Box::new(|v| v["batch_sizes"] = serde_json::json!([])),
+        ),
+        (
+            "files",
+            Box::new(|v| {
+                v["files"]
+                    .as_object_mut()
+                    .expect("obj")
+                    .remove("encoder.onnx");
+            }),
+        ),
         ("files", Box::new(|v| v["files"] = serde_json::json!({}))),
-        ("files.../secret", Box::new(|v| v["files"]["../secret"] = "0".repeat(64).into())),
-        ("files.unet.onnx", Box::new(|v| v["files"]["unet.onnx"] = "abc".into())),
+        (
+            "files.../secret",
+            Box::new(|v| v["files"]["../secret"] = "0".repeat(64).into()),
+        ),
+        (
+            "files.unet.onnx",
+            Box::new(|v| v["files"]["unet.onnx"] = "abc".into()),
+        ),
         ("extra", Box::new(|v| v["extra"] = true.into())),
     ];
     for (field, edit) in cases {
         let (dir, _) = version_dir();
         edit_json(dir.path(), edit);
         let err = load_err(dir.path(), field);
-        assert!(matches!(err, ManifestError::Invalid { .. }), "{field}: {err:?}");
+        assert!(
+            matches!(err, ManifestError::Invalid { .. }),
+            "{field}: {err:?}"
+        );
     }
 }
 
@@ -205,7 +251,13 @@ fn created_accepts_rfc3339_variants() {
         m.files.insert("unet.onnx".into(), "c".repeat(64));
         m.validate(Path::new("manifest.json")).expect(created);
     }
-    for bad in ["2026-13-01T00:00:00Z", "2026-11-01T12:00:00", "2026-11-01T12:00Z", "2026-11-01T12:00:00+2:00", "2026-11-01T12:00:00+é:00"] {
+    for bad in [
+        "2026-13-01T00:00:00Z",
+        "2026-11-01T12:00:00",
+        "2026-11-01T12:00Z",
+        "2026-11-01T12:00:00+2:00",
+        "2026-11-01T12:00:00+é:00",
+    ] {
         let mut m = sample_manifest();
         m.created = bad.into();
         m.files.insert("encoder.onnx".into(), "a".repeat(64));
@@ -238,9 +290,15 @@ fn sha256_file_matches_known_and_streamed_values() {
     let bytes: Vec<u8> = (0..300_001u32).map(|i| (i * 31 % 251) as u8).collect();
     let big = dir.path().join("big");
     std::fs::write(&big, &bytes).expect("write");
-    let expected: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let expected: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(sha256_file(&big).expect("hash"), expected);
-    assert!(matches!(sha256_file(&dir.path().join("nope")), Err(ManifestError::Io { .. })));
+    assert!(matches!(
+        sha256_file(&dir.path().join("nope")),
+        Err(ManifestError::Io { .. })
+    ));
 }
 
 #[test]
@@ -250,7 +308,10 @@ fn write_atomic_replaces_and_leaves_no_temp() {
     write_atomic(&p, b"one").expect("write");
     write_atomic(&p, b"two").expect("write");
     assert_eq!(std::fs::read(&p).expect("read"), b"two");
-    let names: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").map(|e| e.expect("e").file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("e").file_name())
+        .collect();
     assert_eq!(names, vec![OsString::from("f.txt")]);
 }
 
@@ -258,10 +319,22 @@ fn write_atomic_replaces_and_leaves_no_temp() {
 fn data_dir_resolution() {
     let s = |v: &str| Some(OsString::from(v));
     let r = resolve_data_dir;
-    assert_eq!(r(s("/srv/refrain"), s("/x"), s("/home/u")).expect("dir"), PathBuf::from("/srv/refrain"));
-    assert_eq!(r(s(""), s("/x/data"), s("/home/u")).expect("dir"), PathBuf::from("/x/data/refrain"));
-    assert_eq!(r(None, s("relative"), s("/home/u")).expect("dir"), PathBuf::from("/home/u/.local/share/refrain"));
-    assert_eq!(r(None, None, s("/home/u")).expect("dir"), PathBuf::from("/home/u/.local/share/refrain"));
+    assert_eq!(
+        r(s("/srv/refrain"), s("/x"), s("/home/u")).expect("dir"),
+        PathBuf::from("/srv/refrain")
+    );
+    assert_eq!(
+        r(s(""), s("/x/data"), s("/home/u")).expect("dir"),
+        PathBuf::from("/x/data/refrain")
+    );
+    assert_eq!(
+        r(None, s("relative"), s("/home/u")).expect("dir"),
+        PathBuf::from("/home/u/.local/share/refrain")
+    );
+    assert_eq!(
+        r(None, None, s("/home/u")).expect("dir"),
+        PathBuf::from("/home/u/.local/share/refrain")
+    );
     assert!(matches!(r(None, None, None), Err(ManifestError::NoDataDir)));
 }
 
@@ -275,26 +348,40 @@ fn make_version(data: &Path, name: &str) {
 fn pointer_publish_and_resolve() {
     let data = tempfile::tempdir().expect("tempdir");
     let base = PathBuf::from("/shipped/base");
-    assert_eq!(current_version_dir(data.path(), &base), base, "no pointer → base");
+    assert_eq!(
+        current_version_dir(data.path(), &base),
+        base,
+        "no pointer → base"
+    );
 
     let err = publish_current(data.path(), "v1").expect_err("v1 does not exist yet");
     assert!(err.to_string().contains(CURRENT_POINTER), "{err}");
     make_version(data.path(), "v1");
     publish_current(data.path(), "v1").expect("publish");
-    assert_eq!(current_version_dir(data.path(), &base), data.path().join("models/v1"));
+    assert_eq!(
+        current_version_dir(data.path(), &base),
+        data.path().join("models/v1")
+    );
     let pointer = data.path().join("models").join(CURRENT_POINTER);
     assert_eq!(std::fs::read_to_string(&pointer).expect("read"), "v1\n");
 
     make_version(data.path(), "v2");
     publish_current(data.path(), "v2").expect("publish");
-    assert_eq!(current_version_dir(data.path(), &base), data.path().join("models/v2"));
+    assert_eq!(
+        current_version_dir(data.path(), &base),
+        data.path().join("models/v2")
+    );
 
     for bad in ["../v1", "", ".", "a/b"] {
         assert!(publish_current(data.path(), bad).is_err(), "{bad:?}");
     }
     for garbage in ["../../etc", "v9\n", "", "\n\n"] {
         std::fs::write(&pointer, garbage).expect("write");
-        assert_eq!(current_version_dir(data.path(), &base), base, "{garbage:?} → base");
+        assert_eq!(
+            current_version_dir(data.path(), &base),
+            base,
+            "{garbage:?} → base"
+        );
     }
 }
 
@@ -326,7 +413,9 @@ fn pointer_is_never_observed_partially_written() {
             reads += 1;
         }
     });
-    let leftovers = std::fs::read_dir(data.path().join("models")).expect("ls").count();
+    let leftovers = std::fs::read_dir(data.path().join("models"))
+        .expect("ls")
+        .count();
     assert_eq!(leftovers, 3, "two versions and the pointer, no temp files");
 }
 

@@ -47,10 +47,7 @@ pub fn resolve_data_dir(
 /// A version directory name must be one plain path component, so the pointer can never send the
 /// loader outside `models/`.
 fn plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0', '\n', '\r'])
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0', '\n', '\r'])
 }
 
 /// The version directory the engine should load: the one `<data_dir>/models/current` names when

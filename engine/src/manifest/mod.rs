@@ -275,11 +275,12 @@ impl Manifest {
     pub fn write(&self, dir: &Path) -> Result<(), ManifestError> {
         let path = dir.join(MANIFEST_FILE);
         self.validate(&path)?;
-        let mut text = serde_json::to_string_pretty(self).map_err(|source| ManifestError::Json {
-            path: path.clone(),
-            field: "(document)".into(),
-            source,
-        })?;
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|source| ManifestError::Json {
+                path: path.clone(),
+                field: "(document)".into(),
+                source,
+            })?;
         text.push('\n');
         write_atomic(&path, text.as_bytes())
     }

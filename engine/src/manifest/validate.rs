@@ -75,14 +75,20 @@ pub(super) fn check(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
     match m.parent {
         Some(_) if m.version == 0 => return bad("parent", "the base (version 0) has none".into()),
         Some(p) if p >= m.version => {
-            return bad("parent", format!("must be below version {}, got {p}", m.version))
+            return bad(
+                "parent",
+                format!("must be below version {}, got {p}", m.version),
+            )
         }
         _ => {}
     }
     if !is_rfc3339(&m.created) {
         return bad(
             "created",
-            format!("must be RFC 3339 like 2026-11-01T12:00:00Z, got {:?}", m.created),
+            format!(
+                "must be RFC 3339 like 2026-11-01T12:00:00Z, got {:?}",
+                m.created
+            ),
         );
     }
     m.audio.validate().map_err(|e| match e {
@@ -102,7 +108,10 @@ pub(super) fn check(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
         }
     }
     if !(l.scale.is_finite() && l.scale > 0.0) {
-        return bad("latent.scale", format!("must be finite and > 0, got {}", l.scale));
+        return bad(
+            "latent.scale",
+            format!("must be finite and > 0, got {}", l.scale),
+        );
     }
     let s = &m.schedule;
     // Fewer than two timesteps leaves DDIM nothing to step between.
@@ -134,7 +143,10 @@ pub(super) fn check(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
     check_files(m, path)?;
     if let Some(sizes) = &m.batch_sizes {
         if sizes.is_empty() {
-            return bad("batch_sizes", "must list at least one size (or be omitted)".into());
+            return bad(
+                "batch_sizes",
+                "must list at least one size (or be omitted)".into(),
+            );
         }
         if sizes.contains(&0) {
             return bad("batch_sizes", "sizes must be ≥ 1".into());
@@ -225,9 +237,8 @@ pub(super) fn is_rfc3339(s: &str) -> bool {
         return false;
     }
     let in_range = |v: Option<u32>, lo: u32, hi: u32| v.is_some_and(|v| (lo..=hi).contains(&v));
-    let date_ok = digits(0..4).is_some()
-        && in_range(digits(5..7), 1, 12)
-        && in_range(digits(8..10), 1, 31);
+    let date_ok =
+        digits(0..4).is_some() && in_range(digits(5..7), 1, 12) && in_range(digits(8..10), 1, 31);
     let time_ok = in_range(digits(11..13), 0, 23)
         && in_range(digits(14..16), 0, 59)
         && in_range(digits(17..19), 0, 60);
