@@ -3,6 +3,7 @@
 //! Data flows one way (see `shared/DESIGN.md`): audio → spectrogram → latent → model → audio.
 
 pub mod audio;
+pub mod ddim;
 pub mod feedback;
 pub mod latent;
 pub mod manifest;
