@@ -1,5 +1,6 @@
 //! DDIM timesteps, the update step, and the seeded (optionally batched) sampling loop.
 use super::{timestep_embedding, DdimError, Denoiser, NoiseSchedule, SeededNoise};
+use crate::manifest::Manifest;
 use std::ops::ControlFlow;
 
 /// A DDIM discretisation of a schedule into `steps` inference steps (diffusers' "leading"
@@ -133,6 +134,16 @@ pub struct DdimParams {
     pub eta: f64,
 }
 
+impl Default for DdimParams {
+    /// The CLI's defaults (issue 5): 50 steps, deterministic (η = 0).
+    fn default() -> Self {
+        Self {
+            steps: 50,
+            eta: 0.0,
+        }
+    }
+}
+
 /// Where sampling starts.
 #[derive(Debug, Clone, Copy)]
 pub enum Start<'a> {
@@ -174,6 +185,17 @@ impl Sampler {
             schedule,
             embedding_dim,
         }
+    }
+
+    /// The sampler a model version's manifest describes (its `schedule` and `unet.embedding_dim`).
+    pub fn from_manifest(manifest: &Manifest) -> Result<Self, DdimError> {
+        let schedule = NoiseSchedule::from_config(&manifest.schedule)?;
+        Ok(Self::new(schedule, manifest.unet.embedding_dim))
+    }
+
+    /// Width of the timestep embedding fed as `temb`.
+    pub fn embedding_dim(&self) -> usize {
+        self.embedding_dim
     }
 
     /// The schedule sampled from.
