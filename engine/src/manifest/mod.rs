@@ -208,7 +208,8 @@ pub enum ManifestError {
 }
 
 impl ManifestError {
-    /// The field the error is about, when it is about one (`files.unet.onnx`, `audio.n_fft`, …).
+    /// The field the error is about, when it is about one: the dotted path for value and type
+    /// errors (`audio.n_fft`, `schedule`), the listed file name for file errors (`unet.onnx`).
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Json { field, .. } | Self::Invalid { field, .. } => Some(field),
