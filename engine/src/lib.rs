@@ -7,6 +7,7 @@ pub mod ddim;
 pub mod feedback;
 pub mod latent;
 pub mod manifest;
+pub mod model;
 pub mod runtime;
 pub mod spectrogram;
 pub mod synth;
