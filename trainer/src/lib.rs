@@ -1,11 +1,12 @@
 //! Refrain's trainer: the burn networks ([`model`]), their ONNX export ([`export`]) and the
 //! weight bridge between burn modules and exported graphs ([`onnx`]). Pretraining, selection
 //! and fine-tuning land with the learning-loop issues.
+pub mod corpus;
 pub mod export;
 pub mod model;
 pub mod onnx;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.
 pub fn capabilities() -> &'static [&'static str] {
-    &["status"]
+    &["status", "corpus"]
 }

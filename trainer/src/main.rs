@@ -1,4 +1,6 @@
 //! `refrain-trainer`: the companion trainer's command line.
+mod commands;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -12,6 +14,8 @@ struct Cli {
 enum Command {
     /// Print what this trainer build can do.
     Status,
+    /// Build the pretraining corpus from installed Debian music packages and synthesised loops.
+    Corpus(commands::corpus::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -25,6 +29,7 @@ fn main() -> anyhow::Result<()> {
             println!("commands: {}", refrain_trainer::capabilities().join(", "));
             println!("models and fine-tuning are not built yet (see README, Status)");
         }
+        Command::Corpus(args) => commands::corpus::run(&args)?,
     }
     Ok(())
 }

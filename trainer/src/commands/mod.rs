@@ -1,0 +1,2 @@
+//! The trainer's subcommands, one module each.
+pub mod corpus;
