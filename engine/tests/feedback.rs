@@ -984,3 +984,53 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn the_store_and_the_sink_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<FeedbackStore>();
+    assert_send::<RatingSink>();
+}
+
+#[test]
+fn two_connections_writing_at_once_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clip) = store_with_clip(dir.path());
+    drop(store);
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let path = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let mut store = FeedbackStore::open(&path).unwrap();
+                for i in 0..25 {
+                    store
+                        .add_rating(&NewRating::new(clip, true, None, i, 100, format!("w{w}")))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let store = FeedbackStore::open(dir.path()).unwrap();
+    assert_eq!(store.rating_count().unwrap(), 50);
+}
+
+#[test]
+fn orphan_clip_files_are_swept_and_referenced_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clip) = store_with_clip(dir.path());
+    let clips = dir.path().join(CLIPS_DIR);
+    fs::write(clips.join("gen-orphan.wav"), b"left by a crash").unwrap();
+    fs::write(clips.join(".gen-x.wav.0123.tmp"), b"half written").unwrap();
+    // Too young: another process may be about to commit its row.
+    assert!(store
+        .sweep_orphan_clips(Duration::from_secs(3600))
+        .unwrap()
+        .is_empty());
+    let removed = store.sweep_orphan_clips(Duration::ZERO).unwrap();
+    assert_eq!(removed.len(), 2);
+    assert!(store.generation(clip).unwrap().wav_path.is_file());
+    assert!(store.songs().unwrap()[0].wav_path.is_file());
+}

@@ -17,6 +17,7 @@ mod archive_format;
 mod clips;
 mod error;
 mod generations;
+mod maintenance;
 mod pool;
 mod ratings;
 mod schema;
