@@ -1,7 +1,7 @@
 //! Sizes and speeds of the default networks: parameter counts, ONNX Runtime forward time
 //! (batch 1, one intra-op thread) and the burn flex training step of the UNet at batch 8.
 //!
-//! `cargo run -p refrain-trainer --example measure [-- --runs N --steps N --threads N]`
+//! `cargo run -p refrain-trainer --example measure [-- --runs N --steps N --unet JSON]`
 use anyhow::Result;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -17,6 +17,15 @@ fn arg(name: &str, default: usize) -> usize {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// `--unet '{"channels": [...], ...}'` overrides the default UNet config (for size sweeps).
+fn unet_config() -> Result<UnetConfig> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--unet") {
+        Some(i) => Ok(serde_json::from_str(args.get(i + 1).map_or("", |s| s))?),
+        None => Ok(UnetConfig::default()),
+    }
 }
 
 fn ort_ms(exported: &Exported, inputs: &[(&str, Vec<usize>)], runs: usize) -> Result<f64> {
@@ -48,7 +57,7 @@ fn main() -> Result<()> {
     let runs = arg("--runs", 10);
     let steps = arg("--steps", 3);
     let ae = AutoencoderConfig::default();
-    let un = UnetConfig::default();
+    let un = unet_config()?;
     let device = Device::default();
     let encoder = ae.init_encoder(&device)?;
     let decoder = ae.init_decoder(&device)?;

@@ -6,8 +6,10 @@
 //! an autodiff module panics; graph inputs/outputs come out as `tensor_<id>` and are renamed
 //! to the contract names here ([`crate::onnx::rename_io`]). A dynamic batch axis is tried
 //! first ([`OnnxExporter::export_dynamic`] with batch 1 and 2); when the exporter refuses
-//! (`DynamicShapeLost`, e.g. on reshapes that bake the batch), the network is exported with a
-//! fixed batch, which [`Exported::batch`] reports for the manifest's `batch_sizes`.
+//! (`DynamicShapeLost`), the network is exported with a fixed batch, which [`Exported::batch`]
+//! reports for the manifest's `batch_sizes`. Today the encoder and decoder export with a
+//! dynamic batch (their GroupNorms avoid batch reshapes) and the UNet with a fixed one: its
+//! two batch inputs make every reshape's batch dimension ambiguous to the exporter.
 use crate::model::{Decoder, Encoder, Unet};
 use crate::onnx::{rename_io, NameMap, OnnxError};
 use burn::module::Module;

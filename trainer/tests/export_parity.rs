@@ -136,6 +136,7 @@ fn encoder_matches_ort() {
         "latent",
     );
     let diff = max_diff(&burn_out, &ort_out);
+    eprintln!("encoder burn vs ort max abs diff {diff:e}");
     assert!(diff <= TOL, "encoder burn vs ort max abs diff {diff}");
 }
 
@@ -161,6 +162,7 @@ fn decoder_matches_ort() {
         "mel",
     );
     let diff = max_diff(&burn_out, &ort_out);
+    eprintln!("decoder burn vs ort max abs diff {diff:e}");
     assert!(diff <= TOL, "decoder burn vs ort max abs diff {diff}");
 }
 
@@ -199,6 +201,7 @@ fn unet_matches_ort() {
     let (x, t) = unet_inputs(test_batch(&exported), &device);
     let burn_out = values(&unet.valid().forward(x.clone(), t.clone()));
     let diff = max_diff(&burn_out, &unet_ort(&exported.onnx, &x, &t));
+    eprintln!("unet burn vs ort max abs diff {diff:e}");
     assert!(diff <= TOL, "unet burn vs ort max abs diff {diff}");
 }
 

@@ -9,8 +9,8 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::module::{conv2d, interpolate};
+use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// SiLU as `x · sigmoid(x)`: burn's fused `silu` has no ONNX lowering in burn-onnx 0.22.
@@ -33,8 +33,12 @@ pub fn conv1x1(in_ch: usize, out_ch: usize, device: &Device) -> Conv2d {
 
 /// Group normalisation over `[B, C, H, W]`, with learnable per-channel scale and shift.
 ///
-/// Written with `sum_dim` because burn's `GroupNorm` uses `mean_dim`, which the exporter
-/// cannot lower. The variance is the biased one, as in PyTorch / burn.
+/// Written with `sum_dim` (burn's `GroupNorm` uses `mean_dim`, which the exporter cannot
+/// lower). Two forms: a `[B, G, C/G·H·W]` reshape, or (`reshape_free`) per-channel sums pooled
+/// into group sums by a 1×1 convolution with a constant block-diagonal ones matrix. The
+/// reshape adds two dimensions the exporter cannot trace back to the batch input, so it
+/// loses a dynamic batch axis (`DynamicShapeLost`); the pooled form keeps it. The variance is
+/// the biased one, as in PyTorch / burn.
 #[derive(Module, Debug)]
 pub struct GroupNorm {
     /// Per-channel scale, initialised to 1.
@@ -45,35 +49,63 @@ pub struct GroupNorm {
     pub groups: usize,
     /// Added to the variance before the square root.
     pub epsilon: f64,
+    /// Pool group statistics with a 1×1 convolution instead of a `[B, G, ·]` reshape, so the
+    /// graph keeps a dynamic batch axis. The reshape form is faster in ONNX Runtime and is
+    /// used where the batch is fixed anyway (the UNet; see `export`).
+    pub reshape_free: bool,
 }
 
 impl GroupNorm {
     /// A GroupNorm over `channels` channels in `groups` groups (the caller checks divisibility).
-    pub fn new(groups: usize, channels: usize, device: &Device) -> Self {
+    pub fn new(groups: usize, channels: usize, reshape_free: bool, device: &Device) -> Self {
         Self {
             gamma: Param::from_tensor(Tensor::ones([channels], device)),
             beta: Param::from_tensor(Tensor::zeros([channels], device)),
             groups,
             epsilon: 1e-5,
+            reshape_free,
         }
     }
 
     /// Normalises `x` [B, C, H, W] per sample and group.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
-        let n = (c / self.groups) * h * w;
-        let grouped: Tensor<3> = x.reshape([b, self.groups, n]);
-        let mean = grouped.clone().sum_dim(2).div_scalar(n as f64);
-        let centred = grouped - mean;
-        let var = (centred.clone() * centred.clone())
-            .sum_dim(2)
-            .div_scalar(n as f64);
-        let normed = centred / var.add_scalar(self.epsilon).sqrt();
-        let normed: Tensor<4> = normed.reshape([b, c, h, w]);
         let gamma: Tensor<4> = self.gamma.val().reshape([1, c, 1, 1]);
         let beta: Tensor<4> = self.beta.val().reshape([1, c, 1, 1]);
+        if !self.reshape_free {
+            let n = (c / self.groups) * h * w;
+            let grouped: Tensor<3> = x.reshape([b, self.groups, n]);
+            let mean = grouped.clone().sum_dim(2).div_scalar(n as f64);
+            let centred = grouped - mean;
+            let var = (centred.clone() * centred.clone())
+                .sum_dim(2)
+                .div_scalar(n as f64);
+            let normed = centred / var.add_scalar(self.epsilon).sqrt();
+            let normed: Tensor<4> = normed.reshape([b, c, h, w]);
+            return normed * gamma + beta;
+        }
+        let n = ((c / self.groups) * h * w) as f64;
+        let pool = group_matrix(c, self.groups, &x.device());
+        let options = || ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        // [B, C, 1, 1] channel sums → the sum over each channel's group, per channel.
+        let group_mean = |t: Tensor<4>| {
+            conv2d(t.sum_dim(3).sum_dim(2), pool.clone(), None, options()).div_scalar(n)
+        };
+        let mean = group_mean(x.clone());
+        let centred = x - mean;
+        let var = group_mean(centred.clone() * centred.clone());
+        let normed = centred / var.add_scalar(self.epsilon).sqrt();
         normed * gamma + beta
     }
+}
+
+/// `[C, C, 1, 1]` weights with 1 where output and input channel share a group, else 0.
+fn group_matrix(channels: usize, groups: usize, device: &Device) -> Tensor<4> {
+    let per = channels / groups.max(1);
+    let values: Vec<f32> = (0..channels * channels)
+        .map(|i| f32::from(u8::from((i / channels) / per == (i % channels) / per)))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [channels, channels, 1, 1]), device)
 }
 
 /// Pre-activation residual block: GN → SiLU → conv → (+ timestep projection) → GN → SiLU →
@@ -103,11 +135,14 @@ impl ResBlock {
         temb_dim: Option<usize>,
         device: &Device,
     ) -> Self {
+        // Only the UNet has a timestep input, and its batch is exported fixed (two batch
+        // inputs make every batch reshape ambiguous to the exporter): use the faster norm.
+        let reshape_free = temb_dim.is_none();
         Self {
-            norm1: GroupNorm::new(groups, in_ch, device),
+            norm1: GroupNorm::new(groups, in_ch, reshape_free, device),
             conv1: conv3x3(in_ch, out_ch, 1, device),
             temb_proj: temb_dim.map(|d| LinearConfig::new(d, out_ch).init(device)),
-            norm2: GroupNorm::new(groups, out_ch, device),
+            norm2: GroupNorm::new(groups, out_ch, reshape_free, device),
             conv2: conv3x3(out_ch, out_ch, 1, device),
             skip: (in_ch != out_ch).then(|| conv1x1(in_ch, out_ch, device)),
         }
@@ -191,7 +226,7 @@ impl Attention {
     /// Attention over `channels`-channel feature maps.
     pub fn new(channels: usize, groups: usize, device: &Device) -> Self {
         Self {
-            norm: GroupNorm::new(groups, channels, device),
+            norm: GroupNorm::new(groups, channels, false, device),
             q: conv1x1(channels, channels, device),
             k: conv1x1(channels, channels, device),
             v: conv1x1(channels, channels, device),
