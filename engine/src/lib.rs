@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod latent;
 pub mod manifest;
 pub mod model;
+pub mod pipeline;
 pub mod runtime;
 pub mod spectrogram;
 pub mod synth;

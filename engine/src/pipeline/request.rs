@@ -1,0 +1,116 @@
+//! What a generation asks for and what it returns.
+use crate::audio::Audio;
+use serde::{Deserialize, Serialize};
+
+/// One conditioning song as given by the caller.
+#[derive(Debug, Clone)]
+pub struct SongInput {
+    /// A name for messages and sidecars (file name, capture name).
+    pub name: String,
+    /// The audio, any rate and channel count.
+    pub audio: Audio,
+    /// Start of the window in seconds; `None` picks the loudest window.
+    pub offset_s: Option<f64>,
+    /// Merge weight (≥ 0; they need not sum to 1).
+    pub weight: f32,
+}
+
+/// A generation request. Empty `songs` = unconditional sampling.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    /// Conditioning songs (merged by weighted SLERP).
+    pub songs: Vec<SongInput>,
+    /// s ∈ (0, 1]: how far from the songs the variations may go.
+    pub strength: f64,
+    /// DDIM steps over the full schedule.
+    pub steps: usize,
+    /// DDIM η (0 = deterministic).
+    pub eta: f64,
+    /// One clip per seed.
+    pub seeds: Vec<u64>,
+    /// Sample rate of the returned clips.
+    pub output_rate: u32,
+}
+
+/// How one song was used (the window actually chosen), recorded in each clip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SongUse {
+    /// The song's name.
+    pub name: String,
+    /// Merge weight.
+    pub weight: f32,
+    /// Window start in seconds.
+    pub offset_s: f64,
+    /// Non-finite samples replaced with silence.
+    pub replaced_samples: usize,
+}
+
+/// Every parameter that made a clip (written as the clip's JSON sidecar).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipParams {
+    /// The songs and windows used (empty = unconditional).
+    pub songs: Vec<SongUse>,
+    /// Strength (1.0 for unconditional).
+    pub strength: f64,
+    /// DDIM steps.
+    pub steps: usize,
+    /// DDIM η.
+    pub eta: f64,
+    /// The seed (noise and Griffin-Lim phases).
+    pub seed: u64,
+    /// Model name and version.
+    pub model: String,
+    /// Model version number.
+    pub model_version: u32,
+    /// Execution provider used.
+    pub provider: String,
+    /// Output sample rate.
+    pub sample_rate: u32,
+    /// Griffin-Lim iterations.
+    pub griffin_lim_iters: usize,
+}
+
+/// A generated clip.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    /// Mono audio at `params.sample_rate`.
+    pub audio: Vec<f32>,
+    /// The generated latent (what the trainer learns from).
+    pub latent: Vec<f32>,
+    /// The merged conditioning latent (empty when unconditional).
+    pub condition: Vec<f32>,
+    /// Everything that made it.
+    pub params: ClipParams,
+}
+
+/// Wall time per stage of one request, in seconds (for the benchmark's breakdown).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// Resampling the song windows to the model rate.
+    pub resample_in: f64,
+    /// Mel spectrograms.
+    pub mel: f64,
+    /// Encoder.
+    pub encode: f64,
+    /// The DDIM loop (UNet calls).
+    pub unet: f64,
+    /// Decoder.
+    pub decode: f64,
+    /// Mel inversion + Griffin-Lim.
+    pub griffin_lim: f64,
+    /// Resampling clips to the output rate.
+    pub resample_out: f64,
+}
+
+impl Timings {
+    /// Sum of all stages.
+    pub fn total(&self) -> f64 {
+        self.resample_in
+            + self.mel
+            + self.encode
+            + self.unet
+            + self.decode
+            + self.griffin_lim
+            + self.resample_out
+    }
+}

@@ -1,0 +1,248 @@
+//! Running a request through the model.
+use super::prepare::prepare;
+use super::{Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
+use crate::audio;
+use crate::ddim::{BatchMode, DdimParams, Sampler, Start};
+use crate::latent;
+use crate::model::Model;
+use crate::spectrogram::{GriffinLim, MelTransform};
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+/// Clip loudness when there is no song to match (−20 dBFS RMS).
+const UNCONDITIONAL_RMS: f32 = 0.1;
+/// Clips are scaled down when their peak exceeds this, so nothing clips after export.
+const PEAK_CEILING: f32 = 0.98;
+
+/// What a running request reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Preparing and encoding songs.
+    Encoding,
+    /// UNet step `step` of `total` (0 before the first).
+    Step {
+        /// Steps done.
+        step: usize,
+        /// Steps in all.
+        total: usize,
+    },
+    /// Decoding and inverting clip `clip` of `total`.
+    Rendering {
+        /// Clip index.
+        clip: usize,
+        /// Clips in all.
+        total: usize,
+    },
+}
+
+/// A loaded model with its sampler and spectrogram transform, reused across requests.
+pub struct Pipeline {
+    model: Model,
+    sampler: Sampler,
+    transform: MelTransform,
+}
+
+impl Pipeline {
+    /// Builds the sampler and transform the model's manifest describes.
+    pub fn new(model: Model) -> Result<Self, PipelineError> {
+        let sampler = Sampler::from_manifest(model.manifest())?;
+        let transform = MelTransform::new(&model.manifest().audio)?;
+        Ok(Self {
+            model,
+            sampler,
+            transform,
+        })
+    }
+
+    /// The loaded model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Encodes a model-rate window into a latent (mel → encoder).
+    pub fn encode_window(
+        &mut self,
+        window: &[f32],
+        timings: &mut Timings,
+    ) -> Result<Vec<f32>, PipelineError> {
+        let started = Instant::now();
+        let mel = self.transform.to_model(window)?;
+        timings.mel += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let latent = self.model.encode(&mel)?;
+        timings.encode += started.elapsed().as_secs_f64();
+        Ok(latent)
+    }
+
+    /// Decodes a latent to audio at the model rate (decoder → mel inversion → Griffin-Lim).
+    pub fn render_latent(
+        &mut self,
+        latent: &[f32],
+        seed: u64,
+        timings: &mut Timings,
+    ) -> Result<Vec<f32>, PipelineError> {
+        let started = Instant::now();
+        let mel = self.model.decode(latent)?;
+        timings.decode += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let iters = self.model.manifest().audio.griffin_lim_iters;
+        let audio = self
+            .transform
+            .from_model(&mel, GriffinLim::fast(iters, seed))?;
+        timings.griffin_lim += started.elapsed().as_secs_f64();
+        Ok(audio)
+    }
+
+    /// Generates one clip per seed. `progress` may return `Break` to cancel (within one UNet step).
+    pub fn generate(
+        &mut self,
+        request: &GenerateRequest,
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> Result<(Vec<Clip>, Timings), PipelineError> {
+        validate(request)?;
+        let mut timings = Timings::default();
+        let _ = progress(Progress::Encoding);
+        let config = self.model.manifest().audio.clone();
+        let mut latents = Vec::new();
+        let mut uses: Vec<SongUse> = Vec::new();
+        let mut loudness = Vec::new();
+        for song in &request.songs {
+            let started = Instant::now();
+            let prepared = prepare(song, &config)?;
+            timings.resample_in += started.elapsed().as_secs_f64();
+            loudness.push(rms(&prepared.window));
+            latents.push(self.encode_window(&prepared.window, &mut timings)?);
+            uses.push(prepared.usage);
+        }
+        let weights: Vec<f32> = uses.iter().map(|u| u.weight).collect();
+        let condition = if latents.is_empty() {
+            Vec::new()
+        } else {
+            let refs: Vec<&[f32]> = latents.iter().map(Vec::as_slice).collect();
+            latent::merge(&refs, Some(&weights))?
+        };
+        let start = if condition.is_empty() {
+            Start::Noise {
+                len: self.model.manifest().latent.len(),
+            }
+        } else {
+            Start::Latent {
+                latent: &condition,
+                strength: request.strength,
+            }
+        };
+        let k = request.seeds.len();
+        let mode = if self.model.supports_batch(k) {
+            BatchMode::OneCall
+        } else {
+            BatchMode::PerSeed
+        };
+        let params = DdimParams {
+            steps: request.steps,
+            eta: request.eta,
+        };
+        let started = Instant::now();
+        let sampled = {
+            let mut denoiser = self.model.denoiser();
+            let mut report = |step, total| progress(Progress::Step { step, total });
+            self.sampler.sample_batch(
+                start,
+                &request.seeds,
+                &params,
+                &mut denoiser,
+                mode,
+                &mut report,
+            )?
+        };
+        timings.unet += started.elapsed().as_secs_f64();
+
+        let target_rms = weighted_mean(&loudness, &weights).unwrap_or(UNCONDITIONAL_RMS);
+        let manifest = self.model.manifest();
+        let base = ClipParams {
+            songs: uses,
+            strength: if condition.is_empty() {
+                1.0
+            } else {
+                request.strength
+            },
+            steps: request.steps,
+            eta: request.eta,
+            seed: 0,
+            model: manifest.name.clone(),
+            model_version: manifest.version,
+            provider: self.model.provider().to_string(),
+            sample_rate: request.output_rate,
+            griffin_lim_iters: manifest.audio.griffin_lim_iters,
+        };
+        let mut clips = Vec::with_capacity(k);
+        for (i, (latent, &seed)) in sampled.into_iter().zip(&request.seeds).enumerate() {
+            if progress(Progress::Rendering { clip: i, total: k }).is_break() {
+                return Err(crate::ddim::DdimError::Cancelled.into());
+            }
+            let audio = self.render_latent(&latent, seed, &mut timings)?;
+            let started = Instant::now();
+            let mut audio = audio::resample(&audio, config.sample_rate, request.output_rate)?;
+            timings.resample_out += started.elapsed().as_secs_f64();
+            // After resampling: its filter can overshoot the peak ceiling.
+            match_loudness(&mut audio, target_rms);
+            let params = ClipParams {
+                seed,
+                ..base.clone()
+            };
+            clips.push(Clip {
+                audio,
+                latent,
+                condition: condition.clone(),
+                params,
+            });
+        }
+        Ok((clips, timings))
+    }
+}
+
+fn validate(request: &GenerateRequest) -> Result<(), PipelineError> {
+    let invalid = |m: String| Err(PipelineError::InvalidRequest(m));
+    if request.seeds.is_empty() {
+        return invalid("at least one seed (variation) is needed".into());
+    }
+    let strength_ok = request.strength > 0.0 && request.strength <= 1.0;
+    if !request.songs.is_empty() && !strength_ok {
+        return invalid(format!(
+            "strength must be in (0, 1], got {}",
+            request.strength
+        ));
+    }
+    if request.steps == 0 || request.steps > 1000 {
+        return invalid(format!("steps must be in 1..=1000, got {}", request.steps));
+    }
+    if request.output_rate < 8000 || request.output_rate > 384_000 {
+        return invalid(format!(
+            "output rate must be 8–384 kHz, got {} Hz",
+            request.output_rate
+        ));
+    }
+    Ok(())
+}
+
+fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}
+
+fn weighted_mean(values: &[f32], weights: &[f32]) -> Option<f32> {
+    let total: f32 = weights.iter().sum();
+    (total > 0.0).then(|| values.iter().zip(weights).map(|(v, w)| v * w).sum::<f32>() / total)
+}
+
+/// Scales to the songs' RMS (the decoded mel has no absolute level), then under the peak ceiling.
+fn match_loudness(audio: &mut [f32], target_rms: f32) {
+    let current = rms(audio);
+    if current <= 1e-9 {
+        return;
+    }
+    let mut gain = target_rms / current;
+    let peak = audio.iter().fold(0.0f32, |m, x| m.max(x.abs())) * gain;
+    if peak > PEAK_CEILING {
+        gain *= PEAK_CEILING / peak;
+    }
+    audio.iter_mut().for_each(|x| *x *= gain);
+}

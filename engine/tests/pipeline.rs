@@ -1,0 +1,207 @@
+//! The generation pipeline on the tiny fixture model: determinism, batching, strength, cancel,
+//! and bad input (silence, NaN, long songs, odd rates) as errors or correct results, never panics.
+use refrain_engine::audio::Audio;
+use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::pipeline::{
+    GenerateRequest, Pipeline, PipelineError, Progress, SongInput, Timings,
+};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+fn pipeline() -> Pipeline {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model");
+    let options = ModelOptions {
+        provider: Provider::Cpu,
+        intra_threads: 1,
+        warm_up: false,
+    };
+    Pipeline::new(Model::load(&dir, options).unwrap_or_else(|e| panic!("{e}"))).unwrap()
+}
+
+fn chord(seconds: f64, rate: u32) -> Audio {
+    let n = (seconds * rate as f64) as usize;
+    let left: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f32 / rate as f32;
+            0.2 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                + 0.1 * (2.0 * std::f32::consts::PI * 331.0 * t).sin()
+        })
+        .collect();
+    Audio::new(rate, vec![left.clone(), left]).unwrap()
+}
+
+fn song(name: &str, audio: Audio) -> SongInput {
+    SongInput {
+        name: name.into(),
+        audio,
+        offset_s: None,
+        weight: 1.0,
+    }
+}
+
+fn request(songs: Vec<SongInput>, seeds: Vec<u64>) -> GenerateRequest {
+    GenerateRequest {
+        songs,
+        strength: 0.5,
+        steps: 10,
+        eta: 0.0,
+        seeds,
+        output_rate: 44_100,
+    }
+}
+
+fn run(
+    p: &mut Pipeline,
+    r: &GenerateRequest,
+) -> Result<Vec<refrain_engine::pipeline::Clip>, PipelineError> {
+    p.generate(r, &mut |_| ControlFlow::Continue(()))
+        .map(|(clips, _)| clips)
+}
+
+#[test]
+fn same_seed_same_clip_and_batches_equal_single_runs() {
+    let mut p = pipeline();
+    let songs = vec![song("a", chord(8.0, 48_000)), song("b", chord(7.0, 44_100))];
+    let batch = run(&mut p, &request(songs.clone(), vec![1, 2, 3])).unwrap();
+    assert_eq!(batch.len(), 3);
+    let expected_len = (131_071.0f64 * 44_100.0 / 22_050.0).round() as usize;
+    for (clip, seed) in batch.iter().zip([1, 2, 3]) {
+        assert_eq!(clip.audio.len(), expected_len);
+        assert!(clip
+            .audio
+            .iter()
+            .all(|x| x.is_finite() && x.abs() <= 0.98 + 1e-6));
+        let single = run(&mut p, &request(songs.clone(), vec![seed])).unwrap();
+        assert_eq!(
+            single[0].audio, clip.audio,
+            "seed {seed}: batched differs from single"
+        );
+        assert_eq!(single[0].params, clip.params);
+    }
+    assert_ne!(
+        batch[0].audio, batch[1].audio,
+        "different seeds must differ"
+    );
+    assert_eq!(batch[0].params.songs.len(), 2);
+    assert_eq!(batch[0].params.model, "refrain-tiny-test");
+}
+
+#[test]
+fn strength_near_zero_returns_the_round_trip() {
+    let mut p = pipeline();
+    let mut r = request(vec![song("a", chord(8.0, 22_050))], vec![9]);
+    r.strength = 0.01; // int(10 · 0.01) = 0 steps: the latent is not touched
+    r.output_rate = 22_050;
+    let clip = run(&mut p, &r).unwrap().remove(0);
+    assert_eq!(clip.latent, clip.condition);
+    let mut timings = Timings::default();
+    let mut direct = p.render_latent(&clip.condition, 9, &mut timings).unwrap();
+    let gain = clip.audio.iter().map(|x| x.abs()).fold(0.0f32, f32::max)
+        / direct.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
+    direct.iter_mut().for_each(|x| *x *= gain);
+    let err = clip
+        .audio
+        .iter()
+        .zip(&direct)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(err < 1e-4, "round trip differs by {err}");
+}
+
+#[test]
+fn cancel_stops_within_a_step() {
+    let mut p = pipeline();
+    let r = request(vec![song("a", chord(8.0, 44_100))], vec![1, 2]);
+    let mut steps_seen = 0;
+    let result = p.generate(&r, &mut |event| match event {
+        Progress::Step { step, .. } if step >= 2 => {
+            steps_seen = step;
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    assert!(
+        result
+            .as_ref()
+            .err()
+            .is_some_and(PipelineError::is_cancelled),
+        "{:?}",
+        result.err()
+    );
+    assert_eq!(steps_seen, 2);
+}
+
+#[test]
+fn unconditional_sampling_works() {
+    let mut p = pipeline();
+    let clips = run(&mut p, &request(vec![], vec![5])).unwrap();
+    assert_eq!(clips[0].params.strength, 1.0);
+    assert!(clips[0].condition.is_empty());
+    assert!(clips[0].audio.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn bad_songs_are_clear_errors() {
+    let mut p = pipeline();
+    let silent = Audio::new(44_100, vec![vec![0.0; 44_100 * 8]]).unwrap();
+    let err = run(&mut p, &request(vec![song("quiet", silent)], vec![1]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("quiet") && err.contains("silent"), "{err}");
+
+    let mut late = song("short", chord(3.0, 44_100));
+    late.offset_s = Some(10.0);
+    let err = run(&mut p, &request(vec![late], vec![1]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("short") && err.contains("past its end"),
+        "{err}"
+    );
+
+    let huge = Audio::new(8_000, vec![vec![0.1; 8_000 * 60 * 31]]).unwrap();
+    let err = run(&mut p, &request(vec![song("huge", huge)], vec![1]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("huge") && err.contains("min"), "{err}");
+
+    let mut r = request(vec![song("a", chord(8.0, 44_100))], vec![1]);
+    r.strength = 0.0;
+    assert!(matches!(
+        run(&mut p, &r),
+        Err(PipelineError::InvalidRequest(_))
+    ));
+    r.strength = 0.5;
+    r.seeds.clear();
+    assert!(matches!(
+        run(&mut p, &r),
+        Err(PipelineError::InvalidRequest(_))
+    ));
+}
+
+#[test]
+fn nan_long_and_odd_rate_songs_give_correct_results() {
+    let mut p = pipeline();
+    let mut noisy = chord(8.0, 44_100);
+    for i in (0..noisy.channels[0].len()).step_by(97) {
+        noisy.channels[0][i] = f32::NAN;
+    }
+    let long = chord(600.0, 8_000); // a 10-minute song: only its window is resampled
+    let hi = chord(7.0, 192_000);
+    let songs = vec![
+        song("nan", noisy),
+        song("ten-minutes", long),
+        song("192k", hi),
+    ];
+    let clips = run(&mut p, &request(songs, vec![3])).unwrap();
+    let used = &clips[0].params.songs;
+    assert!(used[0].replaced_samples > 0);
+    assert!(clips[0].audio.iter().all(|x| x.is_finite()));
+    let mut r = request(vec![song("8k", chord(8.0, 8_000))], vec![1]);
+    r.output_rate = 192_000;
+    let clip = run(&mut p, &r).unwrap().remove(0);
+    assert_eq!(
+        clip.audio.len(),
+        (131_071.0f64 * 192_000.0 / 22_050.0).round() as usize
+    );
+}
