@@ -276,3 +276,35 @@ fn unet_param_tensors<M: Module>(module: &M) -> usize {
     module.visit(&mut c);
     c.0
 }
+
+#[test]
+fn save_writes_the_graph_and_its_name_map() {
+    let device = Device::default();
+    let decoder = ae_config().init_decoder(&device).unwrap();
+    let exported = export_decoder(&decoder, LATENT, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    exported.save(dir.path(), "decoder").unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("decoder.onnx")).unwrap(),
+        exported.onnx
+    );
+    let names: refrain_trainer::onnx::NameMap =
+        serde_json::from_slice(&std::fs::read(dir.path().join("decoder.names.json")).unwrap())
+            .unwrap();
+    assert_eq!(names, exported.names);
+}
+
+#[test]
+fn configs_that_cannot_build_are_errors() {
+    let device = Device::default();
+    let bad_groups = UnetConfig {
+        norm_groups: 3,
+        ..unet_config()
+    };
+    assert!(bad_groups.init(&device).is_err());
+    let no_stages = AutoencoderConfig {
+        channels: vec![],
+        ..ae_config()
+    };
+    assert!(no_stages.init_encoder(&device).is_err());
+}

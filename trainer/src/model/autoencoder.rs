@@ -33,8 +33,8 @@ pub struct AutoencoderConfig {
 
 impl Default for AutoencoderConfig {
     /// 256×256 mel → 4×32×32 latent (8× per axis). Measured like the UNet (`measure`
-    /// example, ONNX Runtime, batch 1, one thread): encoder 0.50 M parameters ≈ 35–39 ms,
-    /// decoder 0.50 M ≈ 77–88 ms (its last upsampling convolution runs at 256×256). Both
+    /// example, ONNX Runtime, batch 1, one thread): encoder 0.50 M parameters, 25–39 ms;
+    /// decoder 0.50 M, 53–88 ms (its last upsampling convolution runs at 256×256). Both
     /// export with a dynamic batch axis.
     fn default() -> Self {
         Self {

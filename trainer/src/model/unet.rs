@@ -45,9 +45,10 @@ impl Default for UnetConfig {
     /// middle, 128-wide `temb`.
     ///
     /// Measured with `cargo run -p refrain-trainer --example measure` (ONNX Runtime 1.31.1,
-    /// batch 1, one intra-op thread, 2-core VM shared with compiles): 4.91 M parameters,
-    /// ≈ 23 ms per forward (≈ 1.7 GFLOP). Two blocks per stage: 6.04 M, ≈ 28–30 ms, over the
-    /// 25 ms budget of a 25-step variation.
+    /// batch 1, one intra-op thread, 2-core VM shared with compiles, medians of 15–20 runs):
+    /// 4.91 M parameters, 16–24 ms per forward (≈ 1.7 GFLOP) depending on the load. Two blocks
+    /// per stage: 6.04 M, 20–30 ms, too close to the 25 ms budget. A burn flex training step
+    /// (batch 8, forward + backward + Adam) takes 1.3–2.1 s on the same loaded VM.
     fn default() -> Self {
         Self {
             latent_channels: 4,
