@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod runtime;
 pub mod spectrogram;
 pub mod synth;
+pub mod worker;
 
 /// This engine's crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

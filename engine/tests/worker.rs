@@ -1,0 +1,162 @@
+//! The worker thread: events in order, cancel, reload when `models/current` moves, failures as
+//! events (never a panic across the thread boundary).
+use refrain_engine::audio::Audio;
+use refrain_engine::manifest::{publish_current, Manifest};
+use refrain_engine::model::{ModelOptions, Provider};
+use refrain_engine::pipeline::{GenerateRequest, SongInput};
+use refrain_engine::worker::{Event, Worker, WorkerConfig};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model")
+}
+
+fn config(model_dir: Option<PathBuf>, data_dir: Option<PathBuf>) -> WorkerConfig {
+    WorkerConfig {
+        model_dir,
+        data_dir,
+        shipped_base: tiny(),
+        options: ModelOptions {
+            provider: Provider::Cpu,
+            intra_threads: 1,
+            warm_up: false,
+        },
+    }
+}
+
+fn request(seeds: Vec<u64>, steps: usize) -> GenerateRequest {
+    let n = 44_100 * 7;
+    let tone: Vec<f32> = (0..n).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect();
+    let song = SongInput {
+        name: "tone".into(),
+        audio: Audio::from_mono(44_100, tone),
+        offset_s: None,
+        weight: 1.0,
+    };
+    GenerateRequest {
+        songs: vec![song],
+        strength: 1.0,
+        steps,
+        eta: 0.0,
+        seeds,
+        output_rate: 48_000,
+    }
+}
+
+/// Events until the job `id` ends (Done, Cancelled or Failed), with a generous timeout.
+fn until_end(worker: &Worker, id: u64) -> Vec<Event> {
+    let mut seen = Vec::new();
+    loop {
+        let event = worker
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .expect("worker went quiet");
+        let end = matches!(&event, Event::Done { id: i, .. } | Event::Cancelled { id: i } | Event::Failed { id: i, .. } if *i == id);
+        seen.push(event);
+        if end {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn a_job_reports_model_progress_clips_and_done() {
+    let mut worker = Worker::spawn(config(Some(tiny()), None)).unwrap();
+    let id = worker.submit(request(vec![1, 2], 5)).unwrap();
+    let events = until_end(&worker, id);
+    assert!(
+        matches!(events.first(), Some(Event::ModelLoaded { provider, .. }) if provider == "cpu")
+    );
+    let clips = events
+        .iter()
+        .filter(|e| matches!(e, Event::Clip { .. }))
+        .count();
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, Event::Progress { .. }))
+        .count();
+    assert_eq!(clips, 2);
+    assert!(steps >= 5, "progress events: {steps}");
+    assert!(matches!(events.last(), Some(Event::Done { .. })));
+}
+
+#[test]
+fn cancel_stops_the_running_job_and_later_jobs_still_run() {
+    let mut worker = Worker::spawn(config(Some(tiny()), None)).unwrap();
+    let first = worker.submit(request(vec![1, 2, 3, 4], 1000)).unwrap();
+    // Wait until it is sampling, then cancel: it must stop long before 1000 steps.
+    loop {
+        match worker
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .expect("progress")
+        {
+            Event::Progress {
+                progress: refrain_engine::pipeline::Progress::Step { step, .. },
+                ..
+            } if step >= 1 => break,
+            _ => {}
+        }
+    }
+    worker.cancel_all();
+    let events = until_end(&worker, first);
+    assert!(
+        matches!(events.last(), Some(Event::Cancelled { .. })),
+        "{:?}",
+        events.last()
+    );
+    let second = worker.submit(request(vec![7], 3)).unwrap();
+    assert!(matches!(
+        until_end(&worker, second).last(),
+        Some(Event::Done { .. })
+    ));
+}
+
+#[test]
+fn the_worker_reloads_when_the_current_pointer_moves() {
+    let data = tempfile::tempdir().unwrap();
+    let mut worker = Worker::spawn(config(None, Some(data.path().to_path_buf()))).unwrap();
+    let id = worker.submit(request(vec![1], 2)).unwrap();
+    let events = until_end(&worker, id);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::ModelLoaded { version: 0, .. })));
+
+    let v1 = data.path().join("models/v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    for name in ["encoder.onnx", "decoder.onnx", "unet.onnx"] {
+        std::fs::copy(tiny().join(name), v1.join(name)).unwrap();
+    }
+    let mut manifest = Manifest::load(&tiny()).unwrap();
+    manifest.version = 1;
+    manifest.parent = Some(0);
+    manifest.write(&v1).unwrap();
+    publish_current(data.path(), "v1").unwrap();
+
+    let id = worker.submit(request(vec![1], 2)).unwrap();
+    let events = until_end(&worker, id);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::ModelLoaded { version: 1, .. })),
+        "{events:?}"
+    );
+    assert!(matches!(events.last(), Some(Event::Done { .. })));
+}
+
+#[test]
+fn a_missing_model_fails_the_job_with_a_readable_reason() {
+    let mut worker = Worker::spawn(config(
+        Some(PathBuf::from("/nonexistent/refrain-model")),
+        None,
+    ))
+    .unwrap();
+    let id = worker.submit(request(vec![1], 2)).unwrap();
+    match until_end(&worker, id).pop() {
+        Some(Event::Failed { reason, .. }) => {
+            assert!(reason.contains("cannot load the model"), "{reason}")
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
