@@ -308,3 +308,17 @@ fn configs_that_cannot_build_are_errors() {
     };
     assert!(no_stages.init_encoder(&device).is_err());
 }
+
+#[test]
+fn loading_into_an_autodiff_module_keeps_it_trainable() {
+    let device = Device::default();
+    let unet = unet_config().init(&device).unwrap();
+    let exported = export_unet(&unet, LATENT, EMB, 1).unwrap();
+    let ad = device.autodiff();
+    let fresh = unet_config().init(&ad).unwrap();
+    let loaded = load_from_onnx(&exported.onnx, fresh, &exported.names).unwrap();
+    let (x, t) = unet_inputs(1, &ad);
+    let loss = loaded.forward(x, t).powi_scalar(2).mean();
+    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &loaded);
+    assert_eq!(grads.len(), exported.names.params.len());
+}
