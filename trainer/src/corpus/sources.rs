@@ -63,8 +63,9 @@ fn is_audio(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// The distinct `License:` short names of a DEP-5 copyright file, in order of appearance.
-/// Files that are not DEP-5 yield `["see copyright file"]` so the manifest never claims a license.
+/// The distinct `License:` short names of a DEP-5 copyright file, in order of appearance, plus
+/// licenses referenced as `/usr/share/common-licenses/NAME` (free-form files). A file naming
+/// neither yields `["see copyright file"]`, so the manifest never invents a license.
 pub fn license_names(copyright: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for line in copyright.lines() {
@@ -73,6 +74,19 @@ pub fn license_names(copyright: &str) -> Vec<String> {
             if !name.is_empty() && !names.contains(&name) {
                 names.push(name);
             }
+        }
+    }
+    // Older, free-form copyright files name their licenses by pointing at common-licenses.
+    const COMMON: &str = "/usr/share/common-licenses/";
+    for (at, _) in copyright.match_indices(COMMON) {
+        let rest = &copyright[at + COMMON.len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+            .collect();
+        let name = name.trim_end_matches('.').to_string();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
         }
     }
     if names.is_empty() {
