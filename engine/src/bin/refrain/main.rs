@@ -1,6 +1,8 @@
 //! `refrain`: the engine's command line (round trips, model info; generation lands with issue 5).
 mod info;
+mod model_dir;
 mod roundtrip;
+mod vary;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,8 +23,12 @@ enum Command {
     /// Render a song through the spectrogram and back (mel → Griffin-Lim), to hear what the
     /// DSP keeps before any model is involved.
     Roundtrip(roundtrip::Args),
-    /// Show the audio configuration and the ONNX Runtime library and providers found.
-    Info,
+    /// Generate variations of one or more songs (merged with SLERP).
+    Vary(vary::VaryArgs),
+    /// Generate clips from noise alone (no song).
+    Sample(vary::Common),
+    /// Show the model, audio configuration, and ONNX Runtime providers available and chosen.
+    Info(info::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,7 +41,9 @@ fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Roundtrip(args) => roundtrip::run(&args),
-        Command::Info => info::run(),
+        Command::Vary(args) => vary::vary(&args),
+        Command::Sample(args) => vary::sample(&args),
+        Command::Info(args) => info::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

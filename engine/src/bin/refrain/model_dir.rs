@@ -1,0 +1,44 @@
+//! Which model version the CLI uses: `--model`, else the data dir's `models/current`, else the
+//! shipped base.
+use anyhow::{bail, Result};
+use refrain_engine::manifest;
+use std::path::{Path, PathBuf};
+
+/// The shipped base: `$REFRAIN_BASE_MODEL`, else `models/base` next to (or above) the binary,
+/// else `models/base` under the working directory.
+pub fn shipped_base() -> PathBuf {
+    if let Some(dir) = std::env::var_os("REFRAIN_BASE_MODEL") {
+        return PathBuf::from(dir);
+    }
+    let exe_dirs = std::env::current_exe().ok();
+    let found = exe_dirs
+        .iter()
+        .flat_map(|exe| exe.ancestors())
+        .find_map(|dir| {
+            let candidate = dir.join("models/base");
+            candidate
+                .join(manifest::MANIFEST_FILE)
+                .is_file()
+                .then_some(candidate)
+        });
+    found.unwrap_or_else(|| PathBuf::from("models/base"))
+}
+
+/// Resolves the model directory for a command.
+pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = explicit {
+        return Ok(dir.to_path_buf());
+    }
+    let base = shipped_base();
+    let dir = match manifest::data_dir() {
+        Ok(data) => manifest::current_version_dir(&data, &base),
+        Err(_) => base,
+    };
+    if !dir.join(manifest::MANIFEST_FILE).is_file() {
+        bail!(
+            "no model found at {} (train one with refrain-trainer, pass --model DIR, or set REFRAIN_BASE_MODEL)",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
