@@ -107,7 +107,13 @@ pub fn bench(args: &[String]) -> Result<()> {
             &["bench", "-p", "refrain-engine", "--bench", "dsp"],
             &ort_dir,
         ),
-        Some(other) => bail!("unknown benchmark `{other}` (available: dsp)"),
+        Some("generate") => run_step(
+            "generation benchmark (reference: diffusers UNet2DModel in torch, same run)",
+            &cargo,
+            &["bench", "-p", "refrain-engine", "--bench", "generate"],
+            &ort_dir,
+        ),
+        Some(other) => bail!("unknown benchmark `{other}` (available: dsp, generate)"),
     }
 }
 
