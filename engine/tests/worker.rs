@@ -22,6 +22,7 @@ fn config(model_dir: Option<PathBuf>, data_dir: Option<PathBuf>) -> WorkerConfig
             intra_threads: 1,
             warm_up: false,
         },
+        baseline_share: 0.0,
     }
 }
 
@@ -159,4 +160,58 @@ fn a_missing_model_fails_the_job_with_a_readable_reason() {
         }
         other => panic!("expected Failed, got {other:?}"),
     }
+}
+
+#[test]
+fn a_blind_share_of_clips_comes_from_the_parent_version() {
+    let data = tempfile::tempdir().unwrap();
+    let v1 = data.path().join("models/v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    for name in ["encoder.onnx", "decoder.onnx", "unet.onnx"] {
+        std::fs::copy(tiny().join(name), v1.join(name)).unwrap();
+    }
+    let mut manifest = Manifest::load(&tiny()).unwrap();
+    manifest.version = 1;
+    manifest.parent = Some(0);
+    manifest.write(&v1).unwrap();
+    publish_current(data.path(), "v1").unwrap();
+    let mut cfg = config(None, Some(data.path().to_path_buf()));
+    cfg.baseline_share = 0.25;
+    let mut worker = Worker::spawn(cfg).unwrap();
+
+    let seeds: Vec<u64> = (100..160).collect();
+    let split = |worker: &mut Worker| {
+        let id = worker.submit(request(seeds.clone(), 1)).unwrap();
+        until_end(worker, id)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Clip { clip, .. } => Some((
+                    clip.params.seed,
+                    clip.params.is_baseline,
+                    clip.params.model_version,
+                )),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = split(&mut worker);
+    assert_eq!(
+        first.iter().map(|c| c.0).collect::<Vec<_>>(),
+        seeds,
+        "clips come back in seed order"
+    );
+    for (_, baseline, version) in &first {
+        assert_eq!(
+            *version,
+            if *baseline { 0 } else { 1 },
+            "baselines are made by the parent"
+        );
+    }
+    let share = first.iter().filter(|c| c.1).count() as f64 / first.len() as f64;
+    assert!((0.1..=0.45).contains(&share), "baseline share {share}");
+    assert_eq!(
+        split(&mut worker),
+        first,
+        "the split is a function of the seed"
+    );
 }

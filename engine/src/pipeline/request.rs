@@ -68,6 +68,9 @@ pub struct ClipParams {
     pub sample_rate: u32,
     /// Griffin-Lim iterations.
     pub griffin_lim_iters: usize,
+    /// Made by the parent version for the blind A/B (stored, never shown to the producer).
+    #[serde(default)]
+    pub is_baseline: bool,
 }
 
 /// A generated clip.

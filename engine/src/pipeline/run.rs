@@ -173,6 +173,7 @@ impl Pipeline {
             provider: self.model.provider().to_string(),
             sample_rate: request.output_rate,
             griffin_lim_iters: manifest.audio.griffin_lim_iters,
+            is_baseline: false,
         };
         let mut clips = Vec::with_capacity(k);
         for (i, (latent, &seed)) in sampled.into_iter().zip(&request.seeds).enumerate() {

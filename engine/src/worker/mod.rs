@@ -17,6 +17,10 @@ pub const QUEUE: usize = 4;
 /// Events buffered for the owner; progress is dropped (not clips) when the owner lags.
 pub const EVENTS: usize = 1024;
 
+/// Share of clips made by the parent version for the blind A/B (DESIGN.md 4.4): enough for a
+/// win-rate estimate within a few dozen ratings without spending most listening on old output.
+pub const DEFAULT_BASELINE_SHARE: f32 = 0.25;
+
 /// Where the worker finds its model.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -28,6 +32,8 @@ pub struct WorkerConfig {
     pub shipped_base: PathBuf,
     /// Session options.
     pub options: ModelOptions,
+    /// Fraction of clips secretly made by the parent version (0 disables the blind baseline).
+    pub baseline_share: f32,
 }
 
 /// A message to the worker.

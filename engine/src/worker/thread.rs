@@ -1,8 +1,9 @@
-//! The worker thread's loop: resolve and (re)load the model, run jobs, never let a panic out.
+//! The worker thread's loop: resolve and (re)load the model (and its parent for the blind
+//! baseline), run jobs, never let a panic out.
 use super::{Event, Job, WorkerConfig};
-use crate::manifest;
+use crate::manifest::{self, Manifest};
 use crate::model::Model;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Clip, GenerateRequest, Pipeline, PipelineError, Timings};
 use crossbeam_channel::{Receiver, Sender};
 use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,11 +39,28 @@ pub(super) fn start(
         })
 }
 
+/// The current version's pipeline and, when its parent can be found, the parent's.
+struct Loaded {
+    dir: PathBuf,
+    current: Pipeline,
+    baseline: Option<Pipeline>,
+}
+
 struct State {
     config: WorkerConfig,
-    loaded: Option<(PathBuf, Pipeline)>,
+    loaded: Option<Loaded>,
     events: Sender<Event>,
     cancel_upto: Arc<AtomicU64>,
+}
+
+/// Whether `seed`'s clip comes from the parent version: a hash of the seed, so the split is
+/// reproducible but shows no pattern a producer could learn (every 4th clip would).
+pub(super) fn is_baseline_seed(seed: u64, share: f32) -> bool {
+    let mut z = seed ^ 0x5EED_BA5E_11A5_0001;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ((z >> 11) as f64 / (1u64 << 53) as f64) < share as f64
 }
 
 impl State {
@@ -57,17 +75,46 @@ impl State {
         }
     }
 
-    /// Loads the wanted model unless it is the one already loaded.
+    /// The parent version's directory: `<data>/models/v<parent>`, or the shipped base.
+    fn parent_dir(&self, manifest: &Manifest) -> Option<PathBuf> {
+        let parent = manifest.parent?;
+        let mut candidates = Vec::new();
+        if let Some(data) = &self.config.data_dir {
+            candidates.push(data.join("models").join(format!("v{parent}")));
+        }
+        candidates.push(self.config.shipped_base.clone());
+        candidates
+            .into_iter()
+            .find(|dir| Manifest::load(dir).is_ok_and(|m| m.version == parent))
+    }
+
+    /// Loads the wanted model (and its parent when baselines are on) unless already loaded.
     fn ensure_model(&mut self) -> Result<(), String> {
         let dir = self.wanted_dir();
-        if self.loaded.as_ref().is_some_and(|(d, _)| *d == dir) {
+        if self.loaded.as_ref().is_some_and(|l| l.dir == dir) {
             return Ok(());
         }
         self.loaded = None;
-        let model = Model::load(&dir, self.config.options)
-            .map_err(|e| format!("cannot load the model: {e}"))?;
-        let pipeline = Pipeline::new(model).map_err(|e| format!("cannot use the model: {e}"))?;
-        let m = pipeline.model();
+        let load = |dir: &PathBuf| -> Result<Pipeline, String> {
+            let model = Model::load(dir, self.config.options)
+                .map_err(|e| format!("cannot load the model: {e}"))?;
+            Pipeline::new(model).map_err(|e| format!("cannot use the model: {e}"))
+        };
+        let current = load(&dir)?;
+        let baseline = match self.parent_dir(current.model().manifest()) {
+            Some(parent) if self.config.baseline_share > 0.0 => match load(&parent) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(
+                        "blind baseline off: parent {} did not load: {e}",
+                        parent.display()
+                    );
+                    None
+                }
+            },
+            _ => None,
+        };
+        let m = current.model();
         let _ = self.events.send(Event::ModelLoaded {
             dir: dir.clone(),
             name: m.manifest().name.clone(),
@@ -75,51 +122,92 @@ impl State {
             provider: m.provider().to_string(),
             warnings: m.warnings().to_vec(),
         });
-        self.loaded = Some((dir, pipeline));
+        self.loaded = Some(Loaded {
+            dir,
+            current,
+            baseline,
+        });
         Ok(())
     }
 
+    /// Generates with the current version, and with the parent for the baseline share of seeds.
+    fn generate(
+        &mut self,
+        id: u64,
+        request: &GenerateRequest,
+    ) -> Result<(Vec<Clip>, Timings), PipelineError> {
+        let share = self.config.baseline_share;
+        let events = &self.events;
+        let cancel = &self.cancel_upto;
+        let mut progress = |p| {
+            let _ = events.try_send(Event::Progress { id, progress: p });
+            if cancel.load(Ordering::SeqCst) >= id {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let Some(loaded) = self.loaded.as_mut() else {
+            return Err(PipelineError::InvalidRequest("no model loaded".into()));
+        };
+        let (old, new): (Vec<u64>, Vec<u64>) = match loaded.baseline {
+            Some(_) => request
+                .seeds
+                .iter()
+                .partition(|&&s| is_baseline_seed(s, share)),
+            None => (Vec::new(), request.seeds.clone()),
+        };
+        let mut clips = Vec::new();
+        let mut timings = Timings::default();
+        for (seeds, pipeline, baseline) in [
+            (new, Some(&mut loaded.current), false),
+            (old, loaded.baseline.as_mut(), true),
+        ] {
+            let Some(pipeline) = pipeline.filter(|_| !seeds.is_empty()) else {
+                continue;
+            };
+            let part = GenerateRequest {
+                seeds,
+                ..request.clone()
+            };
+            let (mut made, t) = pipeline.generate(&part, &mut progress)?;
+            made.iter_mut()
+                .for_each(|c| c.params.is_baseline = baseline);
+            clips.extend(made);
+            timings = add(timings, t);
+        }
+        // Back in the order the caller asked for, so nothing about position gives a baseline away.
+        clips.sort_by_key(|c| request.seeds.iter().position(|&s| s == c.params.seed));
+        Ok((clips, timings))
+    }
+
     /// Runs one job; false when the owner has gone away.
-    fn run_job(&mut self, id: u64, request: &crate::pipeline::GenerateRequest) -> bool {
+    fn run_job(&mut self, id: u64, request: &GenerateRequest) -> bool {
         if self.cancel_upto.load(Ordering::SeqCst) >= id {
             return self.events.send(Event::Cancelled { id }).is_ok();
         }
-        let outcome = catch_unwind(AssertUnwindSafe(
-            || -> Result<Option<crate::pipeline::Timings>, String> {
-                self.ensure_model()?;
-                let Some((_, pipeline)) = self.loaded.as_mut() else {
-                    return Err("no model loaded".into());
-                };
-                let events = &self.events;
-                let cancel = &self.cancel_upto;
-                let mut progress = |p| {
-                    let _ = events.try_send(Event::Progress { id, progress: p });
-                    if cancel.load(Ordering::SeqCst) >= id {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                };
-                match pipeline.generate(request, &mut progress) {
-                    Ok((clips, timings)) => {
-                        for clip in clips {
-                            if events
-                                .send(Event::Clip {
-                                    id,
-                                    clip: Box::new(clip),
-                                })
-                                .is_err()
-                            {
-                                return Ok(None);
-                            }
+        let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<Option<Timings>, String> {
+            self.ensure_model()?;
+            match self.generate(id, request) {
+                Ok((clips, timings)) => {
+                    for clip in clips {
+                        if self
+                            .events
+                            .send(Event::Clip {
+                                id,
+                                clip: Box::new(clip),
+                            })
+                            .is_err()
+                        {
+                            return Ok(None);
                         }
-                        Ok(Some(timings))
                     }
-                    Err(e) if e.is_cancelled() => Ok(None),
-                    Err(e) => Err(e.to_string()),
+                    Ok(Some(timings))
                 }
-            },
-        ));
+                Err(e) if e.is_cancelled() => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        }));
         let event = match outcome {
             Ok(Ok(Some(timings))) => Event::Done { id, timings },
             Ok(Ok(None)) => Event::Cancelled { id },
@@ -140,5 +228,17 @@ impl State {
             }
         };
         self.events.send(event).is_ok()
+    }
+}
+
+fn add(a: Timings, b: Timings) -> Timings {
+    Timings {
+        resample_in: a.resample_in + b.resample_in,
+        mel: a.mel + b.mel,
+        encode: a.encode + b.encode,
+        unet: a.unet + b.unet,
+        decode: a.decode + b.decode,
+        griffin_lim: a.griffin_lim + b.griffin_lim,
+        resample_out: a.resample_out + b.resample_out,
     }
 }
