@@ -5,8 +5,9 @@ pub mod corpus;
 pub mod export;
 pub mod model;
 pub mod onnx;
+pub mod pretrain;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.
 pub fn capabilities() -> &'static [&'static str] {
-    &["status", "corpus"]
+    &["status", "corpus", "pretrain", "export", "evaluate", "roundtrip"]
 }

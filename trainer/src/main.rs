@@ -16,9 +16,24 @@ enum Command {
     Status,
     /// Build the pretraining corpus from installed Debian music packages and synthesised loops.
     Corpus(commands::corpus::Args),
+    /// Pretrain the autoencoder or the UNet on the corpus, with checkpoints and --resume.
+    Pretrain(commands::pretrain::Args),
+    /// Export pretraining checkpoints as a model version (ONNX + manifest.json).
+    Export(commands::export::Args),
+    /// Measure a model version on the corpus's held-out windows (JSON for the model card).
+    Evaluate(commands::evaluate::Args),
+    /// Write a song's DSP, autoencoder and variation round trips through a model as WAVs.
+    Roundtrip(commands::roundtrip::Args),
 }
 
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().command {
         Command::Status => {
             println!(
@@ -30,6 +45,10 @@ fn main() -> anyhow::Result<()> {
             println!("models and fine-tuning are not built yet (see README, Status)");
         }
         Command::Corpus(args) => commands::corpus::run(&args)?,
+        Command::Pretrain(args) => commands::pretrain::run(&args)?,
+        Command::Export(args) => commands::export::run(&args)?,
+        Command::Evaluate(args) => commands::evaluate::run(&args)?,
+        Command::Roundtrip(args) => commands::roundtrip::run(&args)?,
     }
     Ok(())
 }

@@ -1,0 +1,106 @@
+//! `refrain-trainer roundtrip`: what the model keeps of a song — the DSP round trip, the
+//! autoencoder round trip and one variation of its loudest window, as WAV files.
+use anyhow::{bail, Context, Result};
+use refrain_engine::audio::{self, Audio};
+use refrain_engine::ddim::{DdimParams, Sampler, Start};
+use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::spectrogram::MelTransform;
+use refrain_trainer::pretrain::evaluate::{analyse, mel_l1, render, sample, spectral_convergence};
+use std::path::PathBuf;
+
+/// Arguments of `refrain-trainer roundtrip`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The song (WAV, FLAC, MP3 or OGG).
+    #[arg(default_value = "examples/loop.wav")]
+    song: PathBuf,
+    /// The model version directory.
+    #[arg(long, default_value = "models/base")]
+    model: PathBuf,
+    /// Where to write the WAV files.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Image-to-image strength of the variation.
+    #[arg(long, default_value_t = 0.5)]
+    strength: f64,
+    /// DDIM steps of the variation.
+    #[arg(long, default_value_t = 25)]
+    steps: usize,
+    /// Seed of the variation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Writes original.wav, dsp.wav, autoencoder.wav and variation.wav and prints how close each is.
+pub fn run(args: &Args) -> Result<()> {
+    let options = ModelOptions {
+        provider: Provider::Cpu,
+        ..ModelOptions::default()
+    };
+    let mut model = Model::load(&args.model, options)
+        .with_context(|| format!("loading the model {}", args.model.display()))?;
+    let config = model.manifest().audio.clone();
+    let song = audio::decode_file(&args.song)?;
+    let mono = audio::resample(&song.mono(), song.sample_rate, config.sample_rate)?;
+    let len = config.window_samples();
+    let start = audio::loudest_window(&mono, len, config.hop_length);
+    let window = audio::fit_length(&mono[start.min(mono.len())..], len);
+    if window.iter().all(|x| *x == 0.0) {
+        bail!("{} is silent: nothing to round-trip", args.song.display());
+    }
+    let mut t = MelTransform::new(&config)?;
+    let (mel, reference) = analyse(&mut t, &window)?;
+    let latent = model.encode(&mel)?;
+    let back = model.decode(&latent)?;
+    let sampler = Sampler::from_manifest(model.manifest())?;
+    let params = DdimParams {
+        steps: args.steps,
+        eta: 0.0,
+    };
+    let start_at = Start::Latent {
+        latent: &latent,
+        strength: args.strength,
+    };
+    let varied = sample(&mut model, &sampler, start_at, args.seed, &params)?;
+    let variation = model.decode(&varied)?;
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let dsp = render(&mut t, &mel, reference)?;
+    let ae = render(&mut t, &back, reference)?;
+    let var = render(&mut t, &variation, reference)?;
+    for (name, samples) in [
+        ("original", &window),
+        ("dsp", &dsp),
+        ("autoencoder", &ae),
+        ("variation", &var),
+    ] {
+        let path = args.out.join(format!("{name}.wav"));
+        audio::write_wav(
+            &path,
+            &Audio::from_mono(config.sample_rate, samples.clone()),
+        )?;
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "{} {} on {:.2} s from {:.2} s of {}",
+        model.manifest().name,
+        model.manifest().version,
+        config.window_secs(),
+        start as f64 / f64::from(config.sample_rate),
+        args.song.display()
+    );
+    println!(
+        "spectral convergence vs original: dsp {:.4}, autoencoder {:.4}",
+        spectral_convergence(&mut t, &window, &dsp),
+        spectral_convergence(&mut t, &window, &ae)
+    );
+    println!(
+        "mel L1 (model range): autoencoder {:.4}; variation (strength {}, {} steps) vs autoencoder {:.4}",
+        mel_l1(&back.data, &mel.data),
+        args.strength,
+        args.steps,
+        mel_l1(&variation.data, &back.data)
+    );
+    Ok(())
+}

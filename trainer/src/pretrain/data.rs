@@ -1,0 +1,88 @@
+//! Batches from the corpus (mels) and the latent cache, and the fixed held-out subsets.
+use crate::corpus::{Corpus, Split};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// Up to `n` indices spread evenly over `pool` (the same every run: a fixed held-out subset).
+pub fn spread(pool: &[usize], n: usize) -> Vec<usize> {
+    if pool.len() <= n {
+        return pool.to_vec();
+    }
+    (0..n).map(|i| pool[i * pool.len() / n]).collect()
+}
+
+/// The training pool and the held-out subset; a corpus without held-out windows evaluates on
+/// a spread of training windows instead (tiny test corpora), and says so.
+pub fn splits(corpus: &Corpus, eval_windows: usize) -> (Vec<usize>, Vec<usize>) {
+    let train = corpus.indices(Split::Train);
+    let heldout = corpus.indices(Split::Heldout);
+    let eval = if heldout.is_empty() {
+        tracing::warn!("corpus has no held-out windows: evaluating on training windows");
+        spread(&train, eval_windows)
+    } else {
+        spread(&heldout, eval_windows)
+    };
+    (train, eval)
+}
+
+/// `batch` random indices from `pool` (with replacement: cheap and unbiased).
+pub fn sample_indices(rng: &mut ChaCha8Rng, pool: &[usize], batch: usize) -> Vec<usize> {
+    (0..batch)
+        .map(|_| pool[rng.random_range(0..pool.len())])
+        .collect()
+}
+
+/// Mel windows [B, 1, n_mels, frames] in order (evaluation, encoding).
+pub fn mel_batch(corpus: &Corpus, indices: &[usize], device: &Device) -> Tensor<4> {
+    let (m, f) = (corpus.manifest.audio.n_mels, corpus.manifest.audio.frames);
+    let mut data = vec![0.0f32; indices.len() * m * f];
+    for (b, &i) in indices.iter().enumerate() {
+        corpus.window_into(i, &mut data[b * m * f..(b + 1) * m * f]);
+    }
+    Tensor::from_data(TensorData::new(data, [indices.len(), 1, m, f]), device)
+}
+
+/// Training mels [B, 1, n_mels, crop]: each window rolled by a random number of frames (a
+/// random offset into the loop), then its first `crop` frames kept. The autoencoder is fully
+/// convolutional, so crops train the same weights at a fraction of the cost per window.
+pub fn augmented_mel_batch(
+    corpus: &Corpus,
+    indices: &[usize],
+    crop: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Tensor<4> {
+    let (m, f) = (corpus.manifest.audio.n_mels, corpus.manifest.audio.frames);
+    let crop = crop.clamp(1, f);
+    let mut data = vec![0.0f32; indices.len() * m * crop];
+    let (mut window, mut rolled) = (vec![0.0f32; m * f], vec![0.0f32; m * f]);
+    for (b, &i) in indices.iter().enumerate() {
+        corpus.window_into(i, &mut window);
+        roll_rows(&window, f, rng.random_range(0..f), &mut rolled);
+        let out = &mut data[b * m * crop..(b + 1) * m * crop];
+        for (o, r) in out.chunks_exact_mut(crop).zip(rolled.chunks_exact(f)) {
+            o.copy_from_slice(&r[..crop]);
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [indices.len(), 1, m, crop]), device)
+}
+
+/// Copies `src` (rows of `width`) into `dst` with each row rotated right by `shift`.
+pub fn roll_rows(src: &[f32], width: usize, shift: usize, dst: &mut [f32]) {
+    for (s, d) in src.chunks_exact(width).zip(dst.chunks_exact_mut(width)) {
+        d[shift..].copy_from_slice(&s[..width - shift]);
+        d[..shift].copy_from_slice(&s[width - shift..]);
+    }
+}
+
+/// Standard normal values from the step's stream.
+pub fn normal(rng: &mut ChaCha8Rng, len: usize) -> Vec<f32> {
+    use rand_distr::{Distribution, StandardNormal};
+    (0..len).map(|_| StandardNormal.sample(rng)).collect()
+}
+
+/// A uniform draw in [0, 1).
+pub fn uniform(rng: &mut ChaCha8Rng) -> f64 {
+    rng.random::<f64>()
+}

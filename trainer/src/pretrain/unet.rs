@@ -1,0 +1,346 @@
+//! The UNet stage: ε-prediction on cached latents of the frozen autoencoder, timesteps biased to
+//! t < 0.7·T, min-SNR-γ weighting, and an EMA of the weights for evaluation and export.
+use super::autoencoder::{new_state, resumed, Autoencoder};
+use super::data::{normal, roll_rows, sample_indices, splits, uniform};
+use super::run::{run_loop, StageRun};
+use super::state::{
+    checkpoint_dir, load_module, load_optimizer, save_module, save_optimizer, truncate_loss_log,
+    TrainState,
+};
+use super::{step_rng, LatentCache, PretrainError, PretrainOptions, PretrainReport, Stage};
+use crate::corpus::Corpus;
+use crate::model::{Unet, UnetConfig};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngExt;
+use refrain_engine::ddim::{timestep_embeddings, NoiseSchedule};
+use refrain_engine::manifest::ScheduleConfig;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// min-SNR-γ (Hang et al. 2023): ε-loss weight min(SNR, γ) / SNR.
+const MIN_SNR_GAMMA: f64 = 5.0;
+/// Share of timesteps drawn from [0, 0.7·T) (the rest uniform over all T): variations start
+/// from the producer's latent at strength ≈ 0.3–0.7, so low-to-middle noise matters most.
+const LOW_T_SHARE: f64 = 0.8;
+const LOW_T_FRACTION: f64 = 0.7;
+
+struct UnetRun {
+    cache: LatentCache,
+    scale: f32,
+    model: Unet,
+    ema: Unet,
+    optim: ModuleOptimizer,
+    train: Vec<usize>,
+    eval: Vec<usize>,
+    batch: usize,
+    seed: u64,
+    ema_decay: f32,
+    schedule: NoiseSchedule,
+    embedding_dim: usize,
+    device: Device,
+}
+
+/// One noised batch: x_t, temb, the noise, and the min-SNR weights.
+struct Noised {
+    sample: Vec<f32>,
+    temb: Vec<f32>,
+    noise: Vec<f32>,
+    weights: Vec<f32>,
+}
+
+impl UnetRun {
+    /// Noises `x0` (scaled latents, one after another) at timesteps `ts` with noise drawn from `rng`.
+    fn noise(
+        &self,
+        x0: &[f32],
+        ts: &[usize],
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Result<Noised, PretrainError> {
+        let n = self.cache.len_one();
+        let noise = normal(rng, x0.len());
+        let mut sample = Vec::with_capacity(x0.len());
+        let mut weights = Vec::with_capacity(ts.len());
+        for (b, &t) in ts.iter().enumerate() {
+            let range = b * n..(b + 1) * n;
+            let xt = self.schedule.q_sample(&x0[range.clone()], &noise[range], t);
+            sample.extend(xt.map_err(PretrainError::engine)?);
+            let snr = self.schedule.snr(t).map_err(PretrainError::engine)?;
+            weights.push((snr.min(MIN_SNR_GAMMA) / snr) as f32);
+        }
+        let tf: Vec<f32> = ts.iter().map(|&t| t as f32).collect();
+        Ok(Noised {
+            sample,
+            temb: timestep_embeddings(&tf, self.embedding_dim),
+            noise,
+            weights,
+        })
+    }
+
+    fn tensors(&self, n: &Noised, device: &Device) -> (Tensor<4>, Tensor<2>, Tensor<4>) {
+        let [c, h, w] = self.cache.shape;
+        let b = n.weights.len();
+        (
+            Tensor::from_data(TensorData::new(n.sample.clone(), [b, c, h, w]), device),
+            Tensor::from_data(
+                TensorData::new(n.temb.clone(), [b, self.embedding_dim]),
+                device,
+            ),
+            Tensor::from_data(TensorData::new(n.noise.clone(), [b, c, h, w]), device),
+        )
+    }
+}
+
+impl StageRun for UnetRun {
+    fn train_step(&mut self, step: usize, lr: f64) -> Result<f32, PretrainError> {
+        let mut rng = step_rng(self.seed, step);
+        let indices = sample_indices(&mut rng, &self.train, self.batch);
+        let [c, h, w] = self.cache.shape;
+        let mut x0 = vec![0.0f32; indices.len() * c * h * w];
+        for (b, &i) in indices.iter().enumerate() {
+            // A random offset in time, as a roll of the latent's frame axis.
+            let shift = rng.random_range(0..w);
+            let scaled: Vec<f32> = self
+                .cache
+                .latent(i)
+                .iter()
+                .map(|v| v * self.scale)
+                .collect();
+            roll_rows(
+                &scaled,
+                w,
+                shift,
+                &mut x0[b * c * h * w..(b + 1) * c * h * w],
+            );
+        }
+        let total = self.schedule.num_train_timesteps();
+        let low = ((total as f64 * LOW_T_FRACTION) as usize).max(1);
+        let ts: Vec<usize> = (0..indices.len())
+            .map(|_| {
+                let bound = if uniform(&mut rng) < LOW_T_SHARE {
+                    low
+                } else {
+                    total
+                };
+                rng.random_range(0..bound)
+            })
+            .collect();
+        let noised = self.noise(&x0, &ts, &mut rng)?;
+        let (sample, temb, noise) = self.tensors(&noised, &self.device);
+        let b = ts.len();
+        let weights = Tensor::<4>::from_data(
+            TensorData::new(noised.weights.clone(), [b, 1, 1, 1]),
+            &self.device,
+        );
+        let err = (self.model.forward(sample, temb) - noise).powi_scalar(2);
+        let per_sample = err.mean_dims(&[1, 2, 3]);
+        let mse = per_sample.clone().mean();
+        let loss = (per_sample * weights).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        let decay = self.ema_decay.min((1 + step) as f32 / (10 + step) as f32);
+        self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
+        Ok(mse.into_scalar::<f32>())
+    }
+
+    fn heldout(&mut self, _state: &mut TrainState) -> Result<f32, PretrainError> {
+        // Fixed timesteps spread over [0, T) and fixed noise: the same problem every time.
+        let plain = self.device.clone().inner();
+        let total = self.schedule.num_train_timesteps();
+        let n = self.eval.len().max(1);
+        let (mut sum, mut count) = (0.0f64, 0usize);
+        for (k, chunk) in self.eval.chunks(self.batch.max(1)).enumerate() {
+            let mut rng = step_rng(self.seed ^ 0xE7A1, k);
+            let x0: Vec<f32> = chunk
+                .iter()
+                .flat_map(|&i| self.cache.latent(i).iter().map(|v| v * self.scale))
+                .collect();
+            let ts: Vec<usize> = (0..chunk.len())
+                .map(|j| ((k * self.batch + j) * total + total / 2) / n)
+                .map(|t| t.min(total - 1))
+                .collect();
+            let noised = self.noise(&x0, &ts, &mut rng)?;
+            let (sample, temb, noise) = self.tensors(&noised, &plain);
+            let err = (self.ema.forward(sample, temb) - noise)
+                .powi_scalar(2)
+                .mean();
+            sum += f64::from(err.into_scalar::<f32>()) * chunk.len() as f64;
+            count += chunk.len();
+        }
+        Ok((sum / count.max(1) as f64) as f32)
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), PretrainError> {
+        save_module(&self.model, dir, "model.bpk")?;
+        save_module(&self.ema, dir, "ema.bpk")?;
+        save_optimizer(&self.optim, dir)
+    }
+}
+
+/// ema ← d·ema + (1 − d)·model, parameter by parameter (matched by id: the EMA starts as a
+/// copy of the model, so ids agree).
+fn ema_update(ema: Unet, model: &Unet, decay: f32) -> Unet {
+    struct Collect(HashMap<ParamId, Tensor<1>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let n = t.dims().iter().product::<usize>();
+            self.0.insert(param.id, t.reshape([n]));
+        }
+    }
+    struct Blend(HashMap<ParamId, Tensor<1>>, f32);
+    impl ModuleMapper for Blend {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let Some(src) = self.0.remove(&param.id) else {
+                return param;
+            };
+            let d = self.1;
+            param.map(|t| {
+                let dims = t.dims();
+                t.mul_scalar(d) + src.reshape(dims).mul_scalar(1.0 - d)
+            })
+        }
+    }
+    let mut collect = Collect(HashMap::new());
+    model.visit(&mut collect);
+    ema.map(&mut Blend(collect.0, decay))
+}
+
+/// The autoencoder checkpoint the UNet stage encodes with: `--autoencoder`, else `../autoencoder`.
+fn autoencoder_dir(options: &PretrainOptions) -> PathBuf {
+    options.autoencoder_dir.clone().unwrap_or_else(|| {
+        options
+            .out
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("autoencoder")
+    })
+}
+
+pub(super) fn run(options: &PretrainOptions) -> Result<PretrainReport, PretrainError> {
+    let corpus = Corpus::open(&options.corpus)?;
+    let plain = options.backend.device()?;
+    let device = plain.clone().autodiff();
+    let ae_dir = autoencoder_dir(options);
+    let ae_ckpt = checkpoint_dir(&ae_dir).ok_or_else(|| {
+        PretrainError::Invalid(format!(
+            "no autoencoder checkpoint in {}: run --stage autoencoder first",
+            ae_dir.display()
+        ))
+    })?;
+    let ae_state = TrainState::load(&ae_ckpt)?
+        .ok_or_else(|| PretrainError::Invalid(format!("{}: no state.json", ae_ckpt.display())))?;
+    let ae = Autoencoder::load(&ae_state.autoencoder, &ae_ckpt, &plain)?;
+    let f = ae_state.autoencoder.downsampling();
+    let shape = [
+        ae_state.autoencoder.latent_channels,
+        ae_state.audio.n_mels / f,
+        ae_state.audio.frames / f,
+    ];
+    let cache = LatentCache::load_or_build(
+        &options.out,
+        &corpus,
+        &ae.encoder,
+        ae_state.step,
+        shape,
+        &plain,
+        options.progress,
+    )?;
+    let (train, eval) = splits(&corpus, options.eval_windows);
+    if train.is_empty() {
+        return Err(PretrainError::Invalid(
+            "the corpus has no training windows".into(),
+        ));
+    }
+    let scale_now = (1.0 / cache.stats(&train).1.max(1e-8)) as f32;
+
+    let existing = options
+        .resume
+        .then(|| checkpoint_dir(&options.out))
+        .flatten();
+    let (mut state, model, ema, optim) = match &existing {
+        Some(dir) => {
+            let state = TrainState::load(dir)?.ok_or_else(|| {
+                PretrainError::Invalid(format!("{}: no state.json", dir.display()))
+            })?;
+            let config = match (&state.stage, &state.unet) {
+                (Stage::Unet, Some(c)) => c.clone(),
+                _ => {
+                    return Err(PretrainError::Invalid(format!(
+                        "{} does not hold a UNet checkpoint",
+                        dir.display()
+                    )))
+                }
+            };
+            let model = load_module(config.init(&device)?, dir, "model.bpk")?;
+            let ema = load_module(config.init(&plain)?, dir, "ema.bpk")?;
+            let optim = load_optimizer(AdamConfig::new().init(), dir)?;
+            truncate_loss_log(&options.out, state.step)?;
+            tracing::info!("resuming the UNet at step {}", state.step);
+            let mut state = resumed(state, options);
+            if state.autoencoder_step != Some(ae_state.step) {
+                tracing::warn!(
+                    "the autoencoder moved from step {:?} to {}: new latents and scale",
+                    state.autoencoder_step,
+                    ae_state.step
+                );
+                state.latent_scale = Some(scale_now);
+                state.autoencoder_step = Some(ae_state.step);
+            }
+            (state, model, ema, optim)
+        }
+        None => {
+            truncate_loss_log(&options.out, 0)?;
+            check_unet(&options.unet, shape)?;
+            plain.seed(options.seed);
+            let model = options.unet.init(&device)?;
+            let ema = model.valid();
+            let mut state = new_state(options, &corpus);
+            state.autoencoder = ae_state.autoencoder.clone();
+            state.audio = ae_state.audio.clone();
+            state.autoencoder_step = Some(ae_state.step);
+            state.latent_scale = Some(scale_now);
+            state.latent_std = Some((1.0 / scale_now).max(0.0));
+            (state, model, ema, AdamConfig::new().init())
+        }
+    };
+    let config = state.unet.clone().unwrap_or_else(|| options.unet.clone());
+    tracing::info!(
+        "UNet: latent {:?}, scale {:.4}, {} train / {} eval latents",
+        shape,
+        state.latent_scale.unwrap_or(1.0),
+        train.len(),
+        eval.len()
+    );
+    let mut run = UnetRun {
+        scale: state.latent_scale.unwrap_or(scale_now),
+        cache,
+        model,
+        ema,
+        optim,
+        train,
+        eval,
+        batch: state.batch,
+        seed: state.seed,
+        ema_decay: state.ema_decay.unwrap_or(options.ema_decay),
+        schedule: NoiseSchedule::from_config(&ScheduleConfig::default())
+            .map_err(PretrainError::engine)?,
+        embedding_dim: config.embedding_dim,
+        device,
+    };
+    run_loop(&mut run, &mut state, options)
+}
+
+fn check_unet(config: &UnetConfig, shape: [usize; 3]) -> Result<(), PretrainError> {
+    let down = 1 << config.channels.len().saturating_sub(1);
+    if config.latent_channels != shape[0] || shape[1] % down != 0 || shape[2] % down != 0 {
+        return Err(PretrainError::Invalid(format!(
+            "UNet ({} channels, {} stages) does not fit the latent {:?}",
+            config.latent_channels,
+            config.channels.len(),
+            shape
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! A model version directory from pretraining checkpoints (DESIGN.md §4.1): the three ONNX
+//! graphs through [`crate::export`], their weight-name maps, and `manifest.json`.
+use super::state::{checkpoint_dir, load_module, read_loss_log, TrainState};
+use super::{Autoencoder, PretrainError};
+use crate::export::{export_decoder, export_encoder, export_unet, Batch, Exported};
+use crate::model::UnetConfig;
+use burn::tensor::Device;
+use refrain_engine::manifest::{
+    self, LatentConfig, Manifest, ScheduleConfig, UnetConfig as ManifestUnet, FORMAT_VERSION,
+};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// The files an exported version holds besides `manifest.json` (all hashed into `files`).
+pub const VERSION_FILES: [&str; 6] = [
+    "encoder.onnx",
+    "decoder.onnx",
+    "unet.onnx",
+    "encoder.names.json",
+    "decoder.names.json",
+    "unet.names.json",
+];
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Checkpoint root holding `autoencoder/` and (optionally) `unet/`.
+    pub checkpoints: PathBuf,
+    /// The version directory to write.
+    pub out: PathBuf,
+    /// The manifest's `name`.
+    pub name: String,
+    /// Batch size baked into a graph the exporter cannot make dynamic.
+    pub fixed_batch: usize,
+}
+
+/// Exports the checkpoints as version 0 (the base) and returns the written manifest.
+///
+/// The UNet exported is the EMA of its weights. Without a UNet checkpoint the version still
+/// exports (so the autoencoder can be heard) with an untrained UNet, and `training` says so.
+pub fn export_version(options: &ExportOptions) -> Result<Manifest, PretrainError> {
+    let ae_root = options.checkpoints.join("autoencoder");
+    let ae_dir = checkpoint_dir(&ae_root).ok_or_else(|| {
+        PretrainError::Invalid(format!(
+            "no autoencoder checkpoint in {}",
+            ae_root.display()
+        ))
+    })?;
+    let ae_state = TrainState::load(&ae_dir)?
+        .ok_or_else(|| PretrainError::Invalid(format!("{}: no state.json", ae_dir.display())))?;
+    let unet_root = options.checkpoints.join("unet");
+    let unet_ckpt = match checkpoint_dir(&unet_root) {
+        Some(dir) => TrainState::load(&dir)?.map(|s| (dir, s)),
+        None => None,
+    };
+    let device = Device::flex();
+    let ae = Autoencoder::load(&ae_state.autoencoder, &ae_dir, &device)?;
+    let (unet_config, unet) = match &unet_ckpt {
+        Some((dir, state)) => {
+            let config = state.unet.clone().ok_or_else(|| {
+                PretrainError::Invalid(format!("{}: not a UNet checkpoint", dir.display()))
+            })?;
+            let unet = load_module(config.init(&device)?, dir, "ema.bpk")?;
+            (config, unet)
+        }
+        None => {
+            tracing::warn!(
+                "no UNet checkpoint in {}: exporting an untrained UNet",
+                unet_root.display()
+            );
+            let config = UnetConfig {
+                latent_channels: ae_state.autoencoder.latent_channels,
+                ..UnetConfig::default()
+            };
+            let unet = config.init(&device)?;
+            (config, unet)
+        }
+    };
+
+    let audio = ae_state.audio.clone();
+    let f = ae_state.autoencoder.downsampling();
+    let shape = [
+        ae_state.autoencoder.latent_channels,
+        audio.n_mels / f,
+        audio.frames / f,
+    ];
+    let scale = match &unet_ckpt {
+        Some((_, s)) => s.latent_scale,
+        None => ae_state.latent_std.map(|std| 1.0 / std.max(1e-8)),
+    }
+    .unwrap_or(1.0);
+
+    let out = &options.out;
+    std::fs::create_dir_all(out).map_err(PretrainError::io(out))?;
+    let b = options.fixed_batch;
+    let save = |e: &Exported, stem: &str| e.save(out, stem).map_err(PretrainError::from);
+    let encoder = export_encoder(&ae.encoder, [1, audio.n_mels, audio.frames], b)?;
+    save(&encoder, "encoder")?;
+    let decoder = export_decoder(&ae.decoder, shape, b)?;
+    save(&decoder, "decoder")?;
+    let unet_onnx = export_unet(&unet, shape, unet_config.embedding_dim, b)?;
+    save(&unet_onnx, "unet")?;
+    let batch_sizes = match unet_onnx.batch {
+        Batch::Dynamic => None,
+        Batch::Fixed(b) => Some(vec![b]),
+    };
+    for (name, e) in [
+        ("encoder", &encoder),
+        ("decoder", &decoder),
+        ("unet", &unet_onnx),
+    ] {
+        tracing::info!("{name}.onnx: batch {:?}, {} bytes", e.batch, e.onnx.len());
+    }
+
+    let mut manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        name: options.name.clone(),
+        version: 0,
+        parent: None,
+        created: manifest::rfc3339_utc(std::time::SystemTime::now()),
+        audio,
+        latent: LatentConfig {
+            channels: shape[0],
+            height: shape[1],
+            width: shape[2],
+            scale,
+        },
+        schedule: ScheduleConfig::default(),
+        unet: ManifestUnet {
+            embedding_dim: unet_config.embedding_dim,
+        },
+        files: Default::default(),
+        batch_sizes,
+        training: Some(training_summary(
+            &options.checkpoints,
+            &ae_state,
+            unet_ckpt.as_ref().map(|(_, s)| s),
+            &unet_config,
+        )?),
+    };
+    manifest
+        .hash_files(out, &VERSION_FILES)
+        .map_err(PretrainError::engine)?;
+    manifest.write(out).map_err(PretrainError::engine)?;
+    Ok(manifest)
+}
+
+/// The manifest's `training`: corpus, sizes, steps, final and held-out losses per stage.
+fn training_summary(
+    root: &Path,
+    ae: &TrainState,
+    unet: Option<&TrainState>,
+    unet_config: &UnetConfig,
+) -> Result<serde_json::Value, PretrainError> {
+    let stage = |name: &str, s: Option<&TrainState>| -> Result<serde_json::Value, PretrainError> {
+        let Some(s) = s else {
+            return Ok(json!({ "steps": 0, "note": "untrained: random weights" }));
+        };
+        let log = read_loss_log(&root.join(name))?;
+        let best_heldout = log
+            .iter()
+            .filter(|r| r.step <= s.step)
+            .filter_map(|r| r.heldout)
+            .fold(None, |m: Option<f32>, h| Some(m.map_or(h, |m| m.min(h))));
+        Ok(json!({
+            "steps": s.step,
+            "batch": s.batch,
+            "lr": s.lr,
+            "final_train_loss": s.train_loss,
+            "final_heldout_loss": s.heldout_loss,
+            "best_heldout_loss": best_heldout,
+        }))
+    };
+    Ok(json!({
+        "corpus": ae.corpus,
+        "autoencoder": {
+            "config": ae.autoencoder,
+            "loss": "L1 on model-range mel (held-out: posterior mean) + KL",
+            "kl_weight": ae.kl_weight,
+            "crop_frames": ae.crop_frames,
+            "latent_std": ae.latent_std,
+            "run": stage("autoencoder", Some(ae))?,
+        },
+        "unet": {
+            "config": unet_config,
+            "loss": "epsilon MSE, min-SNR-5 weighted; timesteps 80% < 0.7T; EMA weights exported",
+            "ema_decay": unet.and_then(|s| s.ema_decay),
+            "autoencoder_step": unet.and_then(|s| s.autoencoder_step),
+            "run": stage("unet", unet)?,
+        },
+    }))
+}
