@@ -6,6 +6,7 @@ pub mod export;
 pub mod model;
 pub mod onnx;
 pub mod pretrain;
+pub mod report;
 pub mod select;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.

@@ -24,6 +24,8 @@ enum Command {
     Evaluate(commands::evaluate::Args),
     /// Write a song's DSP, autoencoder and variation round trips through a model as WAVs.
     Roundtrip(commands::roundtrip::Args),
+    /// Per-version ratings, mean rating, blind-baseline win rate and pool size, with an SVG plot.
+    Report(commands::report::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::Export(args) => commands::export::run(&args)?,
         Command::Evaluate(args) => commands::evaluate::run(&args)?,
         Command::Roundtrip(args) => commands::roundtrip::run(&args)?,
+        Command::Report(args) => commands::report::run(&args)?,
     }
     Ok(())
 }

@@ -3,4 +3,5 @@ pub mod corpus;
 pub mod evaluate;
 pub mod export;
 pub mod pretrain;
+pub mod report;
 pub mod roundtrip;
