@@ -45,6 +45,20 @@ fn request(seeds: Vec<u64>, steps: usize) -> GenerateRequest {
     }
 }
 
+/// Publishes a copy of the tiny model as version 1 (parent 0) in `data`'s `models/current`.
+fn publish_v1(data: &Path) {
+    let v1 = data.join("models/v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    for name in ["encoder.onnx", "decoder.onnx", "unet.onnx"] {
+        std::fs::copy(tiny().join(name), v1.join(name)).unwrap();
+    }
+    let mut manifest = Manifest::load(&tiny()).unwrap();
+    manifest.version = 1;
+    manifest.parent = Some(0);
+    manifest.write(&v1).unwrap();
+    publish_current(data, "v1").unwrap();
+}
+
 /// Events until the job `id` ends (Done, Cancelled or Failed), with a generous timeout.
 fn until_end(worker: &Worker, id: u64) -> Vec<Event> {
     let mut seen = Vec::new();
@@ -124,16 +138,7 @@ fn the_worker_reloads_when_the_current_pointer_moves() {
         .iter()
         .any(|e| matches!(e, Event::ModelLoaded { version: 0, .. })));
 
-    let v1 = data.path().join("models/v1");
-    std::fs::create_dir_all(&v1).unwrap();
-    for name in ["encoder.onnx", "decoder.onnx", "unet.onnx"] {
-        std::fs::copy(tiny().join(name), v1.join(name)).unwrap();
-    }
-    let mut manifest = Manifest::load(&tiny()).unwrap();
-    manifest.version = 1;
-    manifest.parent = Some(0);
-    manifest.write(&v1).unwrap();
-    publish_current(data.path(), "v1").unwrap();
+    publish_v1(data.path());
 
     let id = worker.submit(request(vec![1], 2)).unwrap();
     let events = until_end(&worker, id);
@@ -165,16 +170,7 @@ fn a_missing_model_fails_the_job_with_a_readable_reason() {
 #[test]
 fn a_blind_share_of_clips_comes_from_the_parent_version() {
     let data = tempfile::tempdir().unwrap();
-    let v1 = data.path().join("models/v1");
-    std::fs::create_dir_all(&v1).unwrap();
-    for name in ["encoder.onnx", "decoder.onnx", "unet.onnx"] {
-        std::fs::copy(tiny().join(name), v1.join(name)).unwrap();
-    }
-    let mut manifest = Manifest::load(&tiny()).unwrap();
-    manifest.version = 1;
-    manifest.parent = Some(0);
-    manifest.write(&v1).unwrap();
-    publish_current(data.path(), "v1").unwrap();
+    publish_v1(data.path());
     let mut cfg = config(None, Some(data.path().to_path_buf()));
     cfg.baseline_share = 0.25;
     let mut worker = Worker::spawn(cfg).unwrap();

@@ -50,50 +50,67 @@ pub fn test(_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask demo`: the main job on the bundled example.
+/// `cargo xtask demo`: the main job on the bundled example — variations from the shipped base
+/// model, or, until one ships, the DSP round trip (and it says which).
 pub fn demo(_args: &[String]) -> Result<()> {
     let ort_dir = ort::ensure(false)?;
     let cargo = workspace::cargo();
-    let example = workspace::root().join("examples/loop.wav");
-    let out = workspace::root().join("out");
-    let (example, out) = (path_arg(&example)?, path_arg(&out)?);
-    println!("No trained model ships yet, so the demo renders the DSP round trip of the bundled");
-    println!("example (mel spectrogram → Griffin-Lim) to out/. Generation lands with the model.");
-    run_step(
-        "round trip",
-        &cargo,
-        &[
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "refrain-engine",
-            "--bin",
-            "refrain",
-            "--",
-            "roundtrip",
+    let root = workspace::root();
+    let example = root.join("examples/loop.wav");
+    let out = root.join("out");
+    let base = root.join("models/base");
+    let (example, out_arg, base_arg) = (path_arg(&example)?, path_arg(&out)?, path_arg(&base)?);
+    let refrain = [
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "refrain-engine",
+        "--bin",
+        "refrain",
+        "--",
+    ];
+    if base.join("manifest.json").is_file() {
+        println!("Generating 4 variations of the bundled example with the shipped base model.");
+        let mut args = refrain.to_vec();
+        args.extend([
+            "vary",
             example,
+            "--model",
+            base_arg,
+            "--strength",
+            "0.5",
+            "--count",
+            "4",
             "--out",
-            out,
-        ],
-        &ort_dir,
-    )?;
-    run_step(
-        "engine info",
-        &cargo,
-        &[
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "refrain-engine",
-            "--bin",
-            "refrain",
-            "--",
-            "info",
-        ],
-        &ort_dir,
-    )
+            out_arg,
+        ]);
+        run_step("variations", &cargo, &args, &ort_dir)?;
+    } else {
+        println!(
+            "No trained model ships yet (models/base is missing), so the demo renders the DSP"
+        );
+        println!("round trip of the bundled example (mel spectrogram → Griffin-Lim) to out/.");
+        let mut args = refrain.to_vec();
+        args.extend(["roundtrip", example, "--out", out_arg]);
+        run_step("round trip", &cargo, &args, &ort_dir)?;
+    }
+    let mut args = refrain.to_vec();
+    args.push("info");
+    if base.join("manifest.json").is_file() {
+        args.extend(["--model", base_arg]);
+    }
+    run_step("engine info", &cargo, &args, &ort_dir)?;
+    println!("\nwrote to {}:", out.display());
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .with_context(|| format!("listing {}", out.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    for file in files {
+        println!("  {}", file.display());
+    }
+    Ok(())
 }
 
 /// `cargo xtask bench <name>`: the benchmarks, each printing ratios against its named reference.
