@@ -102,3 +102,31 @@ fn bad_input_exits_with_a_message() {
         assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
     }
 }
+
+#[test]
+fn roundtrip_through_a_model_reports_the_autoencoder_error() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    let args = [
+        "roundtrip",
+        "examples/loop.wav",
+        "--model",
+        "tests/fixtures/tiny_model",
+        "--iters",
+        "4",
+        "--out",
+        out_arg,
+    ];
+    let result = refrain(&args);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(stdout.contains("autoencoder: mel L1"), "{stdout}");
+    for name in ["original.wav", "roundtrip.wav"] {
+        let decoded = refrain_engine::audio::decode_file(&out.path().join(name)).unwrap();
+        assert_eq!(decoded.sample_rate, 44_100);
+    }
+}

@@ -86,6 +86,9 @@ pub fn demo(_args: &[String]) -> Result<()> {
             out_arg,
         ]);
         run_step("variations", &cargo, &args, &ort_dir)?;
+        let mut args = refrain.to_vec();
+        args.extend(["roundtrip", example, "--model", base_arg, "--out", out_arg]);
+        run_step("autoencoder round trip", &cargo, &args, &ort_dir)?;
     } else {
         println!(
             "No trained model ships yet (models/base is missing), so the demo renders the DSP"

@@ -1,6 +1,7 @@
 //! `refrain roundtrip`: song → model-rate window → mel → Griffin-Lim → song rate, with metrics.
 use anyhow::{bail, Context, Result};
 use refrain_engine::audio::{self, Audio};
+use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::spectrogram::{AudioConfig, GriffinLim, MelTransform, Spectrum};
 use std::path::PathBuf;
 
@@ -21,11 +22,27 @@ pub struct Args {
     /// Seed for Griffin-Lim's initial phases.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also pass the mel through this model version's autoencoder (encode → decode), to hear
+    /// what the latent keeps.
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 /// Runs the round trip and prints what it wrote and how close it is.
 pub fn run(args: &Args) -> Result<()> {
-    let config = AudioConfig::default();
+    let mut model = match &args.model {
+        Some(dir) => {
+            let options = ModelOptions {
+                provider: Provider::Cpu,
+                ..ModelOptions::default()
+            };
+            Some(Model::load(dir, options)?)
+        }
+        None => None,
+    };
+    let config = model
+        .as_ref()
+        .map_or_else(AudioConfig::default, |m| m.manifest().audio.clone());
     let song = audio::decode_file(&args.song)?;
     let mut mono = song.mono();
     let replaced = audio::sanitize(&mut mono);
@@ -52,21 +69,28 @@ pub fn run(args: &Args) -> Result<()> {
     let mut transform = MelTransform::new(&config)?;
     let (mut mel, reference) = transform.mel_db(&window)?;
     refrain_engine::spectrogram::to_unit(&mut mel.data, config.top_db);
+    let mut through = "the mel spectrogram".to_string();
+    let decoded = match model.as_mut() {
+        Some(model) => {
+            let latent = model.encode(&mel)?;
+            let decoded = model.decode(&latent)?;
+            let l1 = mean_abs_diff(&mel.data, &decoded.data);
+            let m = model.manifest();
+            through = format!("the autoencoder of {} v{}", m.name, m.version);
+            println!("autoencoder: mel L1 (model range [-1,1]) {l1:.4} for encode → decode");
+            decoded
+        }
+        None => mel.clone(),
+    };
     let iters = args.iters.unwrap_or(config.griffin_lim_iters);
-    let rebuilt = transform.from_model(&mel, GriffinLim::fast(iters, args.seed))?;
+    let rebuilt = transform.from_model(&decoded, GriffinLim::fast(iters, args.seed))?;
     // The model range drops absolute level (ref = max); restore it from the analysis.
     let gain = reference.sqrt();
     let rebuilt: Vec<f32> = rebuilt.iter().map(|x| x * gain).collect();
 
     let convergence = spectral_convergence(&mut transform, &window, &rebuilt);
     let mel_back = transform.to_model(&rebuilt)?;
-    let mel_l1 = mel
-        .data
-        .iter()
-        .zip(&mel_back.data)
-        .map(|(a, b)| (a - b).abs())
-        .sum::<f32>()
-        / mel.data.len() as f32;
+    let mel_l1 = mean_abs_diff(&mel.data, &mel_back.data);
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -85,11 +109,15 @@ pub fn run(args: &Args) -> Result<()> {
         config.sample_rate,
         song.sample_rate
     );
-    println!("Griffin-Lim: {iters} iterations (fast, momentum 0.99)");
+    println!("through {through}, then Griffin-Lim: {iters} iterations (fast, momentum 0.99)");
     println!("spectral convergence: {convergence:.4}   mel L1 (model range [-1,1]): {mel_l1:.4}");
     println!("wrote {}", original_path.display());
     println!("wrote {}", roundtrip_path.display());
     Ok(())
+}
+
+fn mean_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len().max(1) as f32
 }
 
 /// ‖|X| − |Y|‖ / ‖|X|‖ over the STFT magnitudes of the two signals.
