@@ -11,5 +11,13 @@ pub mod select;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.
 pub fn capabilities() -> &'static [&'static str] {
-    &["status", "corpus", "pretrain", "export", "evaluate", "roundtrip"]
+    &[
+        "status",
+        "corpus",
+        "pretrain",
+        "export",
+        "evaluate",
+        "roundtrip",
+        "report",
+    ]
 }
