@@ -6,7 +6,7 @@ use refrain_engine::feedback::{
     ClipId, FeedbackStore, NewGeneration, NewRating, NewSong, Since, SongAudio, SongId,
 };
 use refrain_trainer::select::{
-    purge_store, select_from_store, Decision, PurgeReason, SelectConfig, SkipReason,
+    pool_weights, purge_store, select_from_store, Decision, PurgeReason, SelectConfig, SkipReason,
 };
 
 const CLIP_MS: u64 = 6000;
@@ -115,6 +115,23 @@ fn selection_and_purge_through_the_store() {
     // Running the round again admits nothing new.
     let again = select_from_store(&mut store, Since::Version(1), 2, &cfg).unwrap();
     assert_eq!((again.added, again.replaced), (0, 0));
+
+    // Loss weights ω = (r + l) / 2 with ann's current range 0.25..1: a2 Accept fully heard
+    // (1 + 1) / 2 = 1; ab2 4★ fully heard (2/3 + 1) / 2 = 5/6; c1 5★ heard 4 of 6 s
+    // (1 + 2/3) / 2 = 5/6.
+    let weights: Vec<_> = pool_weights(&store, &cfg)
+        .unwrap()
+        .into_iter()
+        .map(|(s, w)| (s.clip_id, w))
+        .collect();
+    for ((clip, w), (want_clip, want)) in
+        weights
+            .iter()
+            .zip([(a2, 1.0), (ab2, 5.0 / 6.0), (c1, 5.0 / 6.0)])
+    {
+        assert_eq!(*clip, want_clip);
+        assert!((w - want).abs() < 1e-6, "{clip}: {w} != {want}");
+    }
 
     // Purge before version 5 (K = 3): only samples seen in versions 2..=4 survive; a2 was
     // admitted in 1 and selected by nobody since.

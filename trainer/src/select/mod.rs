@@ -8,11 +8,16 @@
 //!   confidence `ω = (r + l) / 2`, the spam flag, and which ratings are candidates.
 //! - [`genetic`] — genetic selection of candidates against the nearest pool sample, and the blind
 //!   baseline score update.
-//! - [`purge`] — the purge cycle run before each fine-tune.
+//! - [`mod@purge`] — the purge cycle run before each fine-tune.
 //!
 //! Distances between conditionings are cosine distances `1 − cos(a, b)` (0 = same direction,
 //! 1 = orthogonal, 2 = opposite) of the clips' conditioning latents: the weighted SLERP merge of
 //! their songs' latents ([`refrain_engine::latent::merge`]), the same latent the engine noised.
+//!
+//! A round in order: [`select_from_store`] (ratings since the last version compete for the pool),
+//! [`purge_store`] (before the fine-tune), [`pool_weights`] (each live sample with its `ω`), and
+//! after the fine-tune the store's `mark_pool_selected`. Pool scores are the normalised `r` at
+//! admission: they are not rescaled later when a rater's range widens.
 
 pub mod genetic;
 pub mod purge;
@@ -30,7 +35,7 @@ pub use rating::{
     confidence, is_accept, is_spam, listening_fraction, raw_rating, Normaliser, RaterRange,
     RatingInput, Scored,
 };
-pub use store::{purge_store, select_from_store, PurgeReport, SelectionReport};
+pub use store::{pool_weights, purge_store, select_from_store, PurgeReport, SelectionReport};
 
 /// Why the selection could not run.
 #[derive(Debug, thiserror::Error)]

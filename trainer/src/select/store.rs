@@ -5,7 +5,11 @@
 //! running it again over the same ratings is safe: clips already in the pool are skipped
 //! ([`SkipReason::AlreadyInPool`]), and a clip that was replaced loses to its replacement.
 
-use refrain_engine::feedback::{FeedbackStore, NewPoolSample, PoolId, RatingId, Since};
+use std::collections::HashMap;
+
+use refrain_engine::feedback::{
+    ClipId, FeedbackStore, NewPoolSample, PoolId, PoolSample, RatingId, Since,
+};
 
 use super::genetic::{
     conditioning_latent, select, Candidate, Decision, PoolEntry, SkipReason, Slot,
@@ -186,4 +190,36 @@ pub fn purge_store(
         remaining: pool.len() - ids.len(),
         dropped,
     })
+}
+
+/// The live pool with each sample's confidence `ω`, the fine-tune's loss weight.
+///
+/// A sample's `ω` is that of the latest counted (unflagged) rating of its clip: the rating that
+/// admitted it, or a later one (a blind baseline clip re-rated). It is recomputed here, with
+/// normalisation over the whole current history, rather than stored, so it follows the rater's
+/// current scale. A sample whose clip has no counted rating gets `ω = 0` (it cannot teach).
+pub fn pool_weights(
+    store: &FeedbackStore,
+    cfg: &SelectConfig,
+) -> Result<Vec<(PoolSample, f32)>, SelectError> {
+    cfg.validate()?;
+    let ratings = store.ratings_since(Since::All)?;
+    let inputs: Vec<RatingInput> = ratings.iter().map(RatingInput::from).collect();
+    let norm = Normaliser::from_history(&inputs, cfg);
+    // Ratings come oldest first, so the last insert per clip is its latest counted rating.
+    let mut omega: HashMap<ClipId, f32> = HashMap::new();
+    for (rating, input) in ratings.iter().zip(&inputs) {
+        let s = norm.score(input);
+        if !s.flagged {
+            omega.insert(rating.clip_id, s.omega);
+        }
+    }
+    Ok(store
+        .pool_samples()?
+        .into_iter()
+        .map(|s| {
+            let w = omega.get(&s.clip_id).copied().unwrap_or(0.0);
+            (s, w)
+        })
+        .collect())
 }
