@@ -1,4 +1,5 @@
 //! `cargo xtask <command>`: the project's automation entry point.
+mod bundle;
 mod corpus;
 mod ort;
 mod tasks;
@@ -13,6 +14,7 @@ commands:
   demo               the main job on the bundled example, written to out/
   bench dsp|generate benchmarks with ratios against their references (librosa, diffusers)
   corpus [--synth N] install the Debian music packages, build the corpus cache
+  bundle <pkg> [--release]  CLAP + VST3 bundles in <target>/bundled, with ONNX Runtime
   ort [--gpu]        provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu}
 ";
 
@@ -24,6 +26,7 @@ fn main() -> Result<()> {
     };
     match command.as_str() {
         "ort" => ort::run(rest),
+        "bundle" => bundle::run(rest),
         "corpus" => corpus::run(rest),
         "test" => tasks::test(rest),
         "demo" => tasks::demo(rest),

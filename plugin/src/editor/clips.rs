@@ -1,0 +1,147 @@
+//! The clip list and the rating shortcuts.
+use egui::{Color32, Key, RichText, Sense, Stroke};
+
+use super::RefrainApp;
+use crate::ui_state::{ClipView, Command, UiState};
+
+const THUMB_SIZE: egui::Vec2 = egui::vec2(200.0, 36.0);
+
+impl RefrainApp {
+    pub(super) fn clips_section(&mut self, ui: &mut egui::Ui, state: &UiState) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("Clips ({})", state.clips.len())).strong());
+            ui.label(
+                RichText::new("click to preview · A accept · R reject · 1–5 stars · space stop")
+                    .weak(),
+            );
+        });
+        if let Some(path) = &state.last_export {
+            ui.label(format!("Last export: {}", path.display()));
+        } else {
+            ui.label(RichText::new(format!("Exports go to {}", state.export_dir.display())).weak());
+        }
+        let playing = self
+            .shared
+            .playing_key
+            .load(std::sync::atomic::Ordering::Relaxed);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            if state.clips.is_empty() {
+                ui.label("No clips yet: capture a song (or not), then Generate.");
+            }
+            for clip in state.clips.iter().rev() {
+                self.clip_row(ui, clip, playing == clip.key);
+            }
+        });
+    }
+
+    fn clip_row(&mut self, ui: &mut egui::Ui, clip: &ClipView, playing: bool) {
+        let selected = self.selected == Some(clip.key);
+        let frame = egui::Frame::group(ui.style()).stroke(if selected {
+            Stroke::new(1.5, Color32::from_rgb(120, 170, 255))
+        } else {
+            ui.style().visuals.widgets.noninteractive.bg_stroke
+        });
+        frame.show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if waveform(ui, &clip.thumbnail, playing).clicked() {
+                    self.selected = Some(clip.key);
+                    self.send(Command::Preview(clip.key));
+                }
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(&clip.title).strong());
+                    ui.label(RichText::new(&clip.settings).small());
+                    ui.label(format!(
+                        "heard {:.1} s of {:.1} s{}",
+                        clip.listen_ms() as f64 / 1000.0,
+                        clip.clip_ms as f64 / 1000.0,
+                        clip.rating
+                            .as_deref()
+                            .map(|r| format!(" · {r}"))
+                            .unwrap_or_default()
+                    ));
+                    ui.horizontal(|ui| self.rating_buttons(ui, clip.key));
+                });
+            });
+        });
+    }
+
+    fn rating_buttons(&mut self, ui: &mut egui::Ui, key: u64) {
+        if ui.button("✔ Accept").clicked() {
+            self.rate(key, true, None);
+        }
+        if ui.button("✖ Reject").clicked() {
+            self.rate(key, false, None);
+        }
+        for stars in 1..=5u8 {
+            if ui.small_button(format!("{stars}★")).clicked() {
+                self.rate(key, stars >= 3, Some(stars));
+            }
+        }
+        if ui.button("Export WAV").clicked() {
+            self.send(Command::Export(key));
+        }
+    }
+
+    fn rate(&mut self, key: u64, accepted: bool, stars: Option<u8>) {
+        self.selected = Some(key);
+        self.send(Command::Rate {
+            key,
+            accepted,
+            stars,
+        });
+    }
+
+    /// A, R, 1–5 rate the selected clip (the newest when none is); space stops the preview.
+    pub(super) fn shortcuts(&mut self, ui: &mut egui::Ui, state: &UiState) {
+        if ui.ctx().egui_wants_keyboard_input() {
+            return; // typing a song name
+        }
+        let Some(key) = self.selected.or(state.clips.last().map(|c| c.key)) else {
+            return;
+        };
+        let pressed = |k| ui.input(|i| i.key_pressed(k));
+        if pressed(Key::A) {
+            self.rate(key, true, None);
+        } else if pressed(Key::R) {
+            self.rate(key, false, None);
+        } else if pressed(Key::Space) {
+            self.send(Command::StopPreview);
+        }
+        let digits = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5];
+        for (i, k) in digits.into_iter().enumerate() {
+            if pressed(k) {
+                let stars = i as u8 + 1;
+                self.rate(key, stars >= 3, Some(stars));
+            }
+        }
+    }
+}
+
+/// Draws the peak thumbnail; a click on it previews.
+fn waveform(ui: &mut egui::Ui, peaks: &[f32], playing: bool) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(THUMB_SIZE, Sense::click());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 3.0, Color32::from_gray(28));
+    let color = if playing {
+        Color32::from_rgb(120, 220, 140)
+    } else {
+        Color32::from_rgb(120, 170, 255)
+    };
+    let n = peaks.len().max(1) as f32;
+    for (i, p) in peaks.iter().enumerate() {
+        let x = rect.left() + (i as f32 + 0.5) * rect.width() / n;
+        let h = p.clamp(0.0, 1.0) * rect.height() * 0.45;
+        painter.line_segment(
+            [
+                egui::pos2(x, rect.center().y - h),
+                egui::pos2(x, rect.center().y + h),
+            ],
+            Stroke::new(1.5, color),
+        );
+    }
+    response.on_hover_text(if playing {
+        "Playing"
+    } else {
+        "Click to preview"
+    })
+}

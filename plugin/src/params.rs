@@ -1,0 +1,131 @@
+//! The plugin's parameters and its persisted (non-automatable) state.
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use nice_plug::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// At most this many captured songs are kept for the merge (DESIGN 4.4 uses n-way SLERP; the
+/// editor shows four rows).
+pub const MAX_SONGS: usize = 4;
+
+/// How the capture length is counted.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LengthUnit {
+    /// Bars at the host tempo (120 BPM 4/4 when the host has no tempo).
+    #[id = "bars"]
+    Bars,
+    /// Seconds.
+    #[id = "seconds"]
+    Seconds,
+}
+
+/// One captured song, persisted in the plugin state; the audio lives in a WAV under the data
+/// dir, so the project file stays small and the capture survives reopening the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SongRef {
+    /// Name shown and recorded with clips (renamable).
+    pub name: String,
+    /// Merge weight (≥ 0).
+    pub weight: f32,
+    /// The capture's WAV file.
+    pub wav: PathBuf,
+    /// Duration in seconds.
+    pub duration_s: f64,
+}
+
+/// Parameters (automatable where that makes musical sense) plus the persisted song list.
+#[derive(Params)]
+pub struct RefrainParams {
+    /// How far from the songs the variations may go (img2img strength).
+    #[id = "strength"]
+    pub strength: FloatParam,
+    /// DDIM steps.
+    #[id = "steps"]
+    pub steps: IntParam,
+    /// Clips per Generate.
+    #[id = "variations"]
+    pub variations: IntParam,
+    /// Base seed; each variation adds its index.
+    #[id = "seed"]
+    pub seed: IntParam,
+    /// Keep the seed between runs (else a fresh one per run).
+    #[id = "seed_lock"]
+    pub seed_lock: BoolParam,
+    /// DDIM η (0 = deterministic).
+    #[id = "eta"]
+    pub eta: FloatParam,
+    /// Preview gain.
+    #[id = "preview_level"]
+    pub preview_level: FloatParam,
+    /// Dry/wet: 0 = track only, 0.5 = track untouched plus preview, 1 = preview only.
+    #[id = "dry_wet"]
+    pub dry_wet: FloatParam,
+    /// Capture length, in `capture_unit`s.
+    #[id = "capture_length"]
+    pub capture_length: FloatParam,
+    /// Bars or seconds.
+    #[id = "capture_unit"]
+    pub capture_unit: EnumParam<LengthUnit>,
+    /// Captured songs (persisted; see [`SongRef`]).
+    #[persist = "songs"]
+    pub songs: Arc<Mutex<Vec<SongRef>>>,
+}
+
+impl Default for RefrainParams {
+    fn default() -> Self {
+        Self {
+            strength: FloatParam::new(
+                "Strength",
+                0.5,
+                FloatRange::Linear {
+                    min: 0.05,
+                    max: 1.0,
+                },
+            )
+            .with_step_size(0.01),
+            steps: IntParam::new("Steps", 25, IntRange::Linear { min: 1, max: 100 })
+                .non_automatable(),
+            variations: IntParam::new("Variations", 4, IntRange::Linear { min: 1, max: 8 })
+                .non_automatable(),
+            seed: IntParam::new(
+                "Seed",
+                1,
+                IntRange::Linear {
+                    min: 0,
+                    max: 99_999,
+                },
+            )
+            .non_automatable(),
+            seed_lock: BoolParam::new("Seed lock", false).non_automatable(),
+            eta: FloatParam::new("Eta", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .with_step_size(0.01),
+            preview_level: FloatParam::new(
+                "Preview level",
+                util::db_to_gain(0.0),
+                FloatRange::Skewed {
+                    min: util::db_to_gain(-60.0),
+                    max: util::db_to_gain(6.0),
+                    factor: FloatRange::gain_skew_factor(-60.0, 6.0),
+                },
+            )
+            .with_unit(" dB")
+            .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
+            .with_string_to_value(formatters::s2v_f32_gain_to_db()),
+            dry_wet: FloatParam::new("Dry/Wet", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .with_step_size(0.01),
+            capture_length: FloatParam::new(
+                "Capture length",
+                4.0,
+                FloatRange::Linear {
+                    min: 1.0,
+                    max: 30.0,
+                },
+            )
+            .with_step_size(1.0)
+            .non_automatable(),
+            capture_unit: EnumParam::new("Capture unit", LengthUnit::Bars).non_automatable(),
+            songs: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+use super::*;
+
+fn core(rate: u32) -> (AudioCore, ControllerEnds, Arc<Shared>) {
+    let shared = Arc::new(Shared::default());
+    shared.sample_rate.store(rate, Ordering::Relaxed);
+    let (core, ends) = AudioCore::new(Arc::clone(&shared));
+    (core, ends, shared)
+}
+
+fn arm_seconds(shared: &Shared, seconds: f32) {
+    shared
+        .capture_length
+        .store(seconds.to_bits(), Ordering::Relaxed);
+    shared.length_in_bars.store(false, Ordering::Relaxed);
+    shared.arm.store(true, Ordering::Relaxed);
+}
+
+const MIX: Mix = Mix {
+    level: 1.0,
+    dry_wet: 0.5,
+};
+
+#[test]
+fn free_running_capture_records_exactly_the_length_and_hands_the_buffer_back() {
+    let (mut core, mut ends, shared) = core(100);
+    ends.spare
+        .push(CaptureBuffer::with_capacity(1000, 100))
+        .unwrap();
+    arm_seconds(&shared, 2.5);
+    let no_transport = TransportInfo::default();
+    let mut n = 0.0f32;
+    for _ in 0..10 {
+        let mut l: Vec<f32> = (0..64).map(|i| n + i as f32).collect();
+        let mut r = l.clone();
+        n += 64.0;
+        core.process(&mut l, &mut r, &no_transport, MIX);
+    }
+    let Ok(FromAudio::Captured(buf)) = ends.from_audio.pop() else {
+        panic!("no capture came back");
+    };
+    assert_eq!(buf.len, 250);
+    assert_eq!(buf.left[0], 0.0);
+    assert_eq!(buf.left[249], 249.0);
+    assert_eq!(
+        shared.capture_state.load(Ordering::Relaxed),
+        capture_state::IDLE
+    );
+}
+
+#[test]
+fn armed_capture_waits_for_the_next_bar_when_the_transport_plays() {
+    let (mut core, mut ends, shared) = core(1000);
+    ends.spare
+        .push(CaptureBuffer::with_capacity(10_000, 1000))
+        .unwrap();
+    shared
+        .capture_length
+        .store(1.0f32.to_bits(), Ordering::Relaxed);
+    shared.length_in_bars.store(true, Ordering::Relaxed);
+    shared.arm.store(true, Ordering::Relaxed);
+    // 120 BPM, 4/4 at 1000 Hz: a beat is 500 frames, a bar 2000. Start 100 frames before a bar.
+    let mut t = TransportInfo {
+        playing: true,
+        tempo: Some(120.0),
+        pos_beats: Some(4.0 - 0.2),
+        beats_per_bar: 4.0,
+    };
+    let mut l: Vec<f32> = (0..256).map(|i| i as f32).collect();
+    let mut r = l.clone();
+    core.process(&mut l, &mut r, &t, MIX);
+    assert_eq!(shared.capture_done.load(Ordering::Relaxed), 156);
+    assert_eq!(shared.capture_total.load(Ordering::Relaxed), 2000);
+    t.pos_beats = Some(t.pos_beats.unwrap() + 256.0 / 500.0);
+    let _ = &mut t;
+    assert!(ends.from_audio.pop().is_err(), "one bar is not done yet");
+}
+
+#[test]
+fn stopped_transport_keeps_the_capture_armed() {
+    let (mut core, mut ends, shared) = core(1000);
+    ends.spare
+        .push(CaptureBuffer::with_capacity(100, 1000))
+        .unwrap();
+    arm_seconds(&shared, 0.05);
+    let stopped = TransportInfo {
+        playing: false,
+        tempo: Some(120.0),
+        pos_beats: Some(0.0),
+        beats_per_bar: 4.0,
+    };
+    let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
+    core.process(&mut l, &mut r, &stopped, MIX);
+    assert_eq!(
+        shared.capture_state.load(Ordering::Relaxed),
+        capture_state::ARMED
+    );
+}
+
+#[test]
+fn no_spare_buffer_is_reported_not_waited_for() {
+    let (mut core, _ends, shared) = core(1000);
+    arm_seconds(&shared, 1.0);
+    let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
+    core.process(&mut l, &mut r, &TransportInfo::default(), MIX);
+    assert_eq!(
+        shared.capture_state.load(Ordering::Relaxed),
+        capture_state::NO_BUFFER
+    );
+}
+
+#[test]
+fn input_passes_untouched_without_a_preview_and_the_preview_loops_and_counts() {
+    let (mut core, mut ends, shared) = core(1000);
+    let (mut l, mut r) = (vec![0.25; 8], vec![-0.5; 8]);
+    core.process(&mut l, &mut r, &TransportInfo::default(), MIX);
+    assert_eq!((l[3], r[3]), (0.25, -0.5));
+
+    let played = Arc::new(AtomicU64::new(0));
+    ends.to_audio
+        .push(ToAudio::Play(Box::new(PreviewClip {
+            key: 7,
+            samples: vec![0.125, 0.0, 0.0],
+            played: Arc::clone(&played),
+        })))
+        .unwrap();
+    let (mut l, mut r) = (vec![0.25; 8], vec![0.0; 8]);
+    core.process(&mut l, &mut r, &TransportInfo::default(), MIX);
+    assert_eq!(shared.playing_key.load(Ordering::Relaxed), 7);
+    assert_eq!(l[0], 0.375);
+    assert_eq!(l[3], 0.375, "the clip loops");
+    assert_eq!(r[6], 0.125);
+    assert_eq!(played.load(Ordering::Relaxed), 8);
+
+    ends.to_audio.push(ToAudio::Stop).unwrap();
+    core.process(&mut l, &mut r, &TransportInfo::default(), MIX);
+    assert!(matches!(
+        ends.from_audio.pop(),
+        Ok(FromAudio::Retired(clip)) if clip.key == 7
+    ));
+    assert_eq!(shared.playing_key.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn mix_law_is_unity_at_the_middle() {
+    let g = |w| {
+        Mix {
+            level: 1.0,
+            dry_wet: w,
+        }
+        .gains()
+    };
+    assert_eq!(g(0.5), (1.0, 1.0));
+    assert_eq!(g(0.0), (1.0, 0.0));
+    assert_eq!(g(1.0), (0.0, 1.0));
+}

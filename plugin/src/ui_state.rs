@@ -1,0 +1,123 @@
+//! What the controller shows the editor (behind a mutex neither of them holds for long; the
+//! audio thread never touches it), and the commands the editor sends back.
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Editor → controller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Arm a capture with the current length parameters.
+    Arm,
+    /// Cancel an armed or running capture.
+    CancelCapture,
+    /// Generate variations of the captured songs.
+    Generate,
+    /// Cancel every running and queued job.
+    Cancel,
+    /// Loop this clip through the output.
+    Preview(u64),
+    /// Stop the preview.
+    StopPreview,
+    /// Rate a clip: Accept/Reject, optionally with 1–5 stars.
+    Rate {
+        /// Clip key.
+        key: u64,
+        /// Accepted?
+        accepted: bool,
+        /// Stars 1–5.
+        stars: Option<u8>,
+    },
+    /// Write the clip as a WAV into the export folder.
+    Export(u64),
+}
+
+/// A running job as the editor draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    /// 0..=1.
+    pub fraction: f32,
+    /// What it is doing.
+    pub label: String,
+}
+
+/// One clip row.
+#[derive(Debug, Clone)]
+pub struct ClipView {
+    /// Controller key (stable for the session).
+    pub key: u64,
+    /// "Clip 3 · seed 42".
+    pub title: String,
+    /// Strength, steps, eta, songs, model.
+    pub settings: String,
+    /// Peak per column for the waveform thumbnail (0..=1).
+    pub thumbnail: Vec<f32>,
+    /// Clip length in ms.
+    pub clip_ms: u64,
+    /// Frames heard so far (shared with the audio thread's counter).
+    pub played: Arc<AtomicU64>,
+    /// Host sample rate (for `played` → ms).
+    pub sample_rate: u32,
+    /// The last rating, as text ("Accepted ★★★★☆ · stored").
+    pub rating: Option<String>,
+}
+
+impl ClipView {
+    /// Listening time measured from real playback.
+    pub fn listen_ms(&self) -> u64 {
+        self.played.load(Ordering::Relaxed) * 1000 / u64::from(self.sample_rate.max(1))
+    }
+}
+
+/// Everything the editor draws that is not a parameter.
+#[derive(Debug, Clone, Default)]
+pub struct UiState {
+    /// "refrain-base v0 · CPU", or why there is no model.
+    pub model: String,
+    /// Whether a model directory was found.
+    pub model_found: bool,
+    /// Last informational message.
+    pub status: String,
+    /// Last error, for the producer's eyes.
+    pub error: Option<String>,
+    /// The running job.
+    pub job: Option<JobView>,
+    /// Clips of this session, newest last.
+    pub clips: Vec<ClipView>,
+    /// Where Export WAV writes.
+    pub export_dir: PathBuf,
+    /// The last exported file.
+    pub last_export: Option<PathBuf>,
+    /// Ratings stored / spooled this session (the test hook and the status line read these).
+    pub ratings_stored: usize,
+}
+
+/// Peak of each of `columns` equal slices of `samples`, normalised to the clip's peak.
+pub fn thumbnail(samples: &[f32], columns: usize) -> Vec<f32> {
+    if samples.is_empty() || columns == 0 {
+        return Vec::new();
+    }
+    let chunk = samples.len().div_ceil(columns);
+    let peaks: Vec<f32> = samples
+        .chunks(chunk)
+        .map(|c| c.iter().fold(0.0f32, |m, s| m.max(s.abs())))
+        .collect();
+    let max = peaks.iter().copied().fold(0.0f32, f32::max);
+    if max > 0.0 {
+        peaks.iter().map(|p| p / max).collect()
+    } else {
+        peaks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbnail_normalises_peaks_per_column() {
+        let t = thumbnail(&[0.0, 0.5, -0.25, 0.1], 2);
+        assert_eq!(t, vec![1.0, 0.5]);
+        assert!(thumbnail(&[], 10).is_empty());
+    }
+}

@@ -1,0 +1,34 @@
+//! `refrain-clap-host <plugin.clap> <data dir> <timeout s>`: hosts Refrain (CLAP id
+//! `org.refrain.refrain`) at 48 kHz until its test hook reports a stored rating by writing
+//! `<data dir>/test-hook.done` (the host never opens the store itself: a second SQLite copy in
+//! the same process would break SQLite's POSIX locks).
+//!
+//! A separate process because the plugin's debug build aborts the whole process when
+//! `process()` allocates (nice-plug's `assert_process_allocs`): the test reads the exit status.
+//! Prints one `report ...` line; exits 0 when a rating was stored, 1 on timeout or error.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use refrain_tests::clap_host;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [clap, data_dir, timeout] = args.as_slice() else {
+        bail!("usage: refrain-clap-host <plugin.clap> <data dir> <timeout s>");
+    };
+    let data_dir = PathBuf::from(data_dir);
+    let timeout = Duration::from_secs(timeout.parse().context("timeout in seconds")?);
+    let done_file = data_dir.join("test-hook.done");
+    let report = clap_host::run(clap.as_ref(), "org.refrain.refrain", timeout, || {
+        done_file.is_file()
+    })?;
+    println!(
+        "report blocks={} untouched={} mixed={} finished={}",
+        report.blocks, report.untouched_blocks, report.mixed_blocks, report.finished
+    );
+    if !report.finished {
+        bail!("no rating was stored within {} s", timeout.as_secs());
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! A minimal CLAP host (clack-host 0.2) for end-to-end plugin tests: load a `.clap`, activate
+//! at 48 kHz, process a stereo sine block by block on an audio thread while the main thread
+//! services the plugin's main-thread callbacks, until a condition holds or time runs out.
+use std::ffi::CString;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clack_host::prelude::*;
+
+/// The host's sample rate.
+pub const SAMPLE_RATE: f64 = 48_000.0;
+/// Frames per process call.
+pub const BLOCK: usize = 512;
+
+/// Host callbacks: every request is simply noted; the main loop services callbacks each turn.
+pub struct Shared {
+    callback: AtomicBool,
+}
+
+impl SharedHandler<'_> for Shared {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {
+        self.callback.store(true, Ordering::Release);
+    }
+}
+
+/// The host type.
+pub struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+/// What a run observed.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Blocks processed.
+    pub blocks: u64,
+    /// Blocks whose output equalled the input exactly (pass-through).
+    pub untouched_blocks: u64,
+    /// Blocks whose output differed from the input (a preview was mixed in).
+    pub mixed_blocks: u64,
+    /// Whether `done` returned true before the deadline.
+    pub finished: bool,
+}
+
+/// Loads the plugin with `plugin_id` from `clap_path` and processes audio (a 220 Hz stereo
+/// sine at -10 dBFS, in real time) until `done()` or `timeout`. `done` runs on the main
+/// thread every 100 ms.
+pub fn run(
+    clap_path: &Path,
+    plugin_id: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> bool,
+) -> Result<RunReport> {
+    // SAFETY: loading a plugin runs its initialisers; the path is our own build.
+    let entry = unsafe { PluginEntry::load(clap_path) }
+        .map_err(|e| anyhow!("loading {}: {e:?}", clap_path.display()))?;
+    let host_info = HostInfo::new("refrain-tests", "refrain", "https://example.invalid", "0.1")
+        .map_err(|e| anyhow!("host info: {e:?}"))?;
+    let id = CString::new(plugin_id)?;
+    let mut instance = PluginInstance::<TestHost>::new(
+        |_| Shared {
+            callback: AtomicBool::new(false),
+        },
+        |_| (),
+        &entry,
+        &id,
+        &host_info,
+    )
+    .map_err(|e| anyhow!("instantiating {plugin_id}: {e:?}"))?;
+    let config = PluginAudioConfiguration {
+        sample_rate: SAMPLE_RATE,
+        min_frames_count: 1,
+        max_frames_count: BLOCK as u32,
+    };
+    let stopped = instance
+        .activate(|_, _| (), config)
+        .map_err(|e| anyhow!("activate: {e:?}"))?;
+
+    let stop = AtomicBool::new(false);
+    let blocks = AtomicU64::new(0);
+    let untouched = AtomicU64::new(0);
+    let mixed = AtomicU64::new(0);
+    let deadline = Instant::now() + timeout;
+    let mut finished = false;
+    let processor = std::thread::scope(|s| -> Result<_> {
+        let audio = s.spawn(|| audio_thread(stopped, &stop, &blocks, &untouched, &mixed));
+        while Instant::now() < deadline && !audio.is_finished() {
+            instance.call_on_main_thread_callback();
+            if done() {
+                finished = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(true, Ordering::Release);
+        audio
+            .join()
+            .map_err(|_| anyhow!("the audio thread panicked"))?
+    })?;
+    instance.deactivate(processor);
+    Ok(RunReport {
+        blocks: blocks.into_inner(),
+        untouched_blocks: untouched.into_inner(),
+        mixed_blocks: mixed.into_inner(),
+        finished,
+    })
+}
+
+/// Processes blocks paced at real time until `stop`.
+fn audio_thread(
+    stopped: StoppedPluginAudioProcessor<TestHost>,
+    stop: &AtomicBool,
+    blocks: &AtomicU64,
+    untouched: &AtomicU64,
+    mixed: &AtomicU64,
+) -> Result<StoppedPluginAudioProcessor<TestHost>> {
+    let mut processor = stopped
+        .start_processing()
+        .map_err(|e| anyhow!("start_processing: {e:?}"))?;
+    let mut input = [[0.0f32; BLOCK]; 2];
+    let mut output = [[0.0f32; BLOCK]; 2];
+    let mut in_ports = AudioPorts::with_capacity(2, 1);
+    let mut out_ports = AudioPorts::with_capacity(2, 1);
+    let events_in = EventBuffer::new();
+    let mut events_out = EventBuffer::new();
+    let block_time = Duration::from_secs_f64(BLOCK as f64 / SAMPLE_RATE);
+    let start = Instant::now();
+    let mut phase = 0u64;
+    let mut n = 0u32;
+    while !stop.load(Ordering::Acquire) {
+        for (i, v) in input[0].iter_mut().enumerate() {
+            let t = (phase + i as u64) as f64 / SAMPLE_RATE;
+            *v = 0.3 * (2.0 * std::f64::consts::PI * 220.0 * t).sin() as f32;
+        }
+        input[1] = input[0];
+        phase += BLOCK as u64;
+        let expected = input;
+        let inputs = in_ports.with_input_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_input_only(
+                input.iter_mut().map(InputChannel::variable),
+            ),
+        }]);
+        let mut outputs = out_ports.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                output.iter_mut().map(|b| b.as_mut_slice()),
+            ),
+        }]);
+        processor
+            .process(
+                &inputs,
+                &mut outputs,
+                &events_in.as_input(),
+                &mut events_out.as_output(),
+                Some(phase),
+                None,
+            )
+            .map_err(|e| anyhow!("process: {e:?}"))?;
+        events_out.clear();
+        if output == expected {
+            untouched.fetch_add(1, Ordering::Relaxed);
+        } else {
+            mixed.fetch_add(1, Ordering::Relaxed);
+        }
+        blocks.fetch_add(1, Ordering::Relaxed);
+        n += 1;
+        // Real-time pacing, so listening time means what it says.
+        let due = start + block_time * n;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    Ok(processor.stop_processing())
+}
+
+/// The bundled `.clap`, built in the dev profile with `cargo xtask bundle refrain-plugin` from
+/// the workspace root (so the test runs against what producers install). Fails, never skips.
+pub fn bundled_clap(workspace: &Path, target_dir: &Path) -> Result<std::path::PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(&cargo)
+        .args(["run", "-q", "-p", "xtask", "--", "bundle", "refrain-plugin"])
+        .current_dir(workspace)
+        .status()
+        .context("running cargo xtask bundle refrain-plugin")?;
+    if !status.success() {
+        bail!("`cargo xtask bundle refrain-plugin` failed ({status})");
+    }
+    let clap = target_dir.join("bundled").join("Refrain.clap");
+    if !clap.is_file() {
+        bail!(
+            "{} is missing after `cargo xtask bundle refrain-plugin`",
+            clap.display()
+        );
+    }
+    Ok(clap)
+}
