@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPUS=${CORPUS:-$HOME/.cache/refrain/corpus}
 TRAIN=${TRAIN:-$HOME/.cache/refrain/train}
-AE_STEPS=${AE_STEPS:-800}
+AE_STEPS=${AE_STEPS:-600}
 UNET_STEPS=${UNET_STEPS:-20000}
 BACKEND=${BACKEND:-cpu}
 FEATURES=()
