@@ -25,6 +25,14 @@ pub struct AeMetrics {
     pub spectral_convergence: Option<f64>,
     /// The same for Griffin-Lim(mel) alone: the ceiling the DSP sets for any model.
     pub dsp_spectral_convergence: Option<f64>,
+    /// Mel L1 in the low, middle and high thirds of the mel bands.
+    pub band_l1: [f64; 3],
+    /// Frame-to-frame change of the reconstruction over the original's: below 1 means
+    /// transients are smeared in time.
+    pub temporal_detail_ratio: f64,
+    /// Band-to-band change of the reconstruction over the original's: below 1 means the
+    /// spectrum is blurred (harmonics merge).
+    pub spectral_detail_ratio: f64,
 }
 
 /// What DDIM samples look like, as mel statistics next to the held-out corpus's.
@@ -124,12 +132,23 @@ pub fn autoencoder_metrics(
 ) -> Result<AeMetrics, PretrainError> {
     let picks = spread(&corpus.indices(Split::Heldout), windows);
     let mut transform = MelTransform::new(&corpus.manifest.audio).map_err(PretrainError::engine)?;
-    let mut l1 = 0.0;
+    let (mut l1, mut bands) = (0.0, [0.0f64; 3]);
+    let (mut originals, mut rebuilt) = (Vec::new(), Vec::new());
     for &i in &picks {
         let mel = mel_of(corpus, i);
         let back = round_trip(model, &mel)?;
         l1 += mel_l1(&back.data, &mel.data);
+        let third = mel.n_mels / 3 * mel.frames;
+        for (k, band) in bands.iter_mut().enumerate() {
+            let r = k * third..(k + 1) * third;
+            *band += mel_l1(&back.data[r.clone()], &mel.data[r]);
+        }
+        originals.push(mel);
+        rebuilt.push(back);
     }
+    let (_, _, time_orig) = mel_stats(&originals);
+    let (_, _, time_back) = mel_stats(&rebuilt);
+    let (freq_orig, freq_back) = (band_diff(&originals), band_diff(&rebuilt));
     let (mut sc, mut sc_dsp, mut n_audio) = (0.0, 0.0, 0usize);
     for &i in &picks {
         if n_audio >= audio_windows {
@@ -153,6 +172,9 @@ pub fn autoencoder_metrics(
         audio_windows: n_audio,
         spectral_convergence: avg(sc),
         dsp_spectral_convergence: avg(sc_dsp),
+        band_l1: bands.map(|b| b / picks.len().max(1) as f64),
+        temporal_detail_ratio: time_back / time_orig.max(1e-12),
+        spectral_detail_ratio: freq_back / freq_orig.max(1e-12),
     })
 }
 
@@ -160,6 +182,18 @@ pub fn autoencoder_metrics(
 pub fn round_trip(model: &mut Model, mel: &Mel) -> Result<Mel, PretrainError> {
     let latent = model.encode(mel).map_err(PretrainError::engine)?;
     model.decode(&latent).map_err(PretrainError::engine)
+}
+
+/// Mean |mel[f+1][t] − mel[f][t]| (detail across bands).
+fn band_diff(mels: &[Mel]) -> f64 {
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for m in mels {
+        for (a, b) in m.data.iter().zip(&m.data[m.frames..]) {
+            sum += f64::from((b - a).abs());
+            n += 1;
+        }
+    }
+    sum / n.max(1) as f64
 }
 
 /// (mean, std, mean frame-to-frame |Δ|) of mels.
