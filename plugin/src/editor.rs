@@ -86,6 +86,9 @@ impl NiceEguiApp for RefrainApp {
         // Progress and listening time change without input events.
         ui.ctx().request_repaint_after(Duration::from_millis(50));
         let state = self.ui.lock().map(|s| s.clone()).unwrap_or_default();
+        // The host window gives a bare Ui: paint the panel background egui would.
+        ui.painter()
+            .rect_filled(ui.max_rect(), 0.0, ui.visuals().panel_fill);
         ui.horizontal(|ui| {
             ui.heading("Refrain");
             ui.label(RichText::new(&state.model).weak());
@@ -120,7 +123,7 @@ impl RefrainApp {
         let total = self.shared.capture_total.load(Ordering::Relaxed).max(1);
         ui.horizontal(|ui| match state {
             capture_state::IDLE => {
-                if ui.button("⏺ Capture").clicked() {
+                if ui.button("Capture").clicked() {
                     self.send(Command::Arm);
                 }
             }
@@ -138,8 +141,14 @@ impl RefrainApp {
         });
         if let Some(gui) = &self.gui {
             let setter = gui.param_setter();
-            ui.add(ParamSlider::for_param(&self.params.capture_length, &setter));
-            ui.add(ParamSlider::for_param(&self.params.capture_unit, &setter));
+            egui::Grid::new("capture").num_columns(2).show(ui, |ui| {
+                ui.label("Length");
+                ui.add(ParamSlider::for_param(&self.params.capture_length, &setter));
+                ui.end_row();
+                ui.label("Unit");
+                ui.add(ParamSlider::for_param(&self.params.capture_unit, &setter));
+                ui.end_row();
+            });
         }
         let mut songs = self.params.songs.lock().unwrap_or_else(|e| e.into_inner());
         ui.label(format!("Songs ({}/{MAX_SONGS})", songs.len()));
@@ -154,7 +163,7 @@ impl RefrainApp {
                         .prefix("w "),
                 );
                 ui.label(format!("{:.1} s", song.duration_s));
-                if ui.small_button("✖").on_hover_text("Remove").clicked() {
+                if ui.small_button("x").on_hover_text("Remove").clicked() {
                     remove = Some(i);
                 }
             });
@@ -198,7 +207,7 @@ impl RefrainApp {
     fn generate_section(&mut self, ui: &mut egui::Ui, state: &UiState) {
         ui.horizontal(|ui| match &state.job {
             None => {
-                let button = egui::Button::new(RichText::new("✨ Generate").strong());
+                let button = egui::Button::new(RichText::new("Generate").strong());
                 if ui.add_enabled(state.model_found, button).clicked() {
                     self.send(Command::Generate);
                 }

@@ -58,7 +58,7 @@ pub struct ClipView {
     pub played: Arc<AtomicU64>,
     /// Host sample rate (for `played` → ms).
     pub sample_rate: u32,
-    /// The last rating, as text ("Accepted ★★★★☆ · stored").
+    /// The last rating, as text ("Accepted 4/5 stars · stored").
     pub rating: Option<String>,
 }
 

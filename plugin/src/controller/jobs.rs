@@ -286,9 +286,7 @@ impl State {
         let text = format!(
             "{}{} · {stored}",
             if accepted { "Accepted" } else { "Rejected" },
-            stars
-                .map(|s| format!(" {}", "★".repeat(s.into())))
-                .unwrap_or_default()
+            stars.map(|s| format!(" {s}/5 stars")).unwrap_or_default()
         );
         let mut ui = self.ui();
         ui.ratings_stored += 1;

@@ -66,14 +66,18 @@ impl RefrainApp {
     }
 
     fn rating_buttons(&mut self, ui: &mut egui::Ui, key: u64) {
-        if ui.button("✔ Accept").clicked() {
+        if ui.button("Accept (A)").clicked() {
             self.rate(key, true, None);
         }
-        if ui.button("✖ Reject").clicked() {
+        if ui.button("Reject (R)").clicked() {
             self.rate(key, false, None);
         }
+        ui.label("Stars");
         for stars in 1..=5u8 {
-            if ui.small_button(format!("{stars}★")).clicked() {
+            let button = ui
+                .small_button(format!("{stars}"))
+                .on_hover_text(format!("{stars} of 5 stars (key {stars})"));
+            if button.clicked() {
                 self.rate(key, stars >= 3, Some(stars));
             }
         }
