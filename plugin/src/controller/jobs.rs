@@ -158,8 +158,10 @@ impl State {
         let view = ClipView {
             key,
             title: format!("Clip {key} · seed {}", p.seed),
+            // No model name or version per clip: a quarter of the clips are blind baselines
+            // from the parent version, and the producer must not be able to tell which.
             settings: format!(
-                "strength {:.2} · {} steps · η {:.2} · {} · {} v{}",
+                "strength {:.2} · {} steps · η {:.2} · {}",
                 p.strength,
                 p.steps,
                 p.eta,
@@ -167,9 +169,7 @@ impl State {
                     "unconditional".to_string()
                 } else {
                     songs.join(", ")
-                },
-                p.model,
-                p.model_version
+                }
             ),
             thumbnail: thumbnail(&clip.audio, THUMB_COLUMNS),
             clip_ms: clip.audio.len() as u64 * 1000 / u64::from(p.sample_rate.max(1)),
