@@ -8,6 +8,7 @@ pub mod onnx;
 pub mod pretrain;
 pub mod report;
 pub mod select;
+pub mod versions;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.
 pub fn capabilities() -> &'static [&'static str] {
