@@ -20,5 +20,9 @@ pub fn capabilities() -> &'static [&'static str] {
         "evaluate",
         "roundtrip",
         "report",
+        "versions",
+        "rollback",
+        "ingest",
+        "export-session",
     ]
 }

@@ -12,8 +12,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print what this trainer build can do.
-    Status,
+    /// Data dir, current model version, feedback store counts and what this build can do.
+    Status(commands::status::Args),
     /// Build the pretraining corpus from installed Debian music packages and synthesised loops.
     Corpus(commands::corpus::Args),
     /// Pretrain the autoencoder or the UNet on the corpus, with checkpoints and --resume.
@@ -26,6 +26,14 @@ enum Command {
     Roundtrip(commands::roundtrip::Args),
     /// Per-version ratings, mean rating, blind-baseline win rate and pool size, with an SVG plot.
     Report(commands::report::Args),
+    /// Every model version (v0 = shipped base): parent, created, verified, current, metrics.
+    Versions(commands::versions::Args),
+    /// Make model version N current after verifying it (0 = the shipped base).
+    Rollback(commands::versions::RollbackArgs),
+    /// Merge a session archive into the feedback store (idempotent).
+    Ingest(commands::session::IngestArgs),
+    /// Write the ratings since a date, with their clips and songs, as a session archive.
+    ExportSession(commands::session::ExportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,21 +45,17 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Status => {
-            println!(
-                "refrain-trainer {} (engine {})",
-                env!("CARGO_PKG_VERSION"),
-                refrain_engine::VERSION
-            );
-            println!("commands: {}", refrain_trainer::capabilities().join(", "));
-            println!("models and fine-tuning are not built yet (see README, Status)");
-        }
+        Command::Status(args) => commands::status::run(&args)?,
         Command::Corpus(args) => commands::corpus::run(&args)?,
         Command::Pretrain(args) => commands::pretrain::run(&args)?,
         Command::Export(args) => commands::export::run(&args)?,
         Command::Evaluate(args) => commands::evaluate::run(&args)?,
         Command::Roundtrip(args) => commands::roundtrip::run(&args)?,
         Command::Report(args) => commands::report::run(&args)?,
+        Command::Versions(args) => commands::versions::run(&args)?,
+        Command::Rollback(args) => commands::versions::rollback(&args)?,
+        Command::Ingest(args) => commands::session::ingest(&args)?,
+        Command::ExportSession(args) => commands::session::export(&args)?,
     }
     Ok(())
 }

@@ -2,6 +2,11 @@
 pub mod corpus;
 pub mod evaluate;
 pub mod export;
+pub mod location;
 pub mod pretrain;
 pub mod report;
 pub mod roundtrip;
+pub mod session;
+pub mod since;
+pub mod status;
+pub mod versions;

@@ -1,0 +1,152 @@
+//! `refrain-trainer versions` (every model version, whether it verifies, which is current, its
+//! metrics from the store) and `refrain-trainer rollback N`.
+use super::location::Location;
+use anyhow::{Context, Result};
+use refrain_engine::feedback::{FeedbackStore, ModelVersion, DB_FILE};
+use refrain_engine::manifest;
+use refrain_trainer::versions::{self, VersionEntry};
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::Path;
+
+/// Arguments of `refrain-trainer versions`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The data dir and shipped base.
+    #[command(flatten)]
+    location: Location,
+}
+
+/// Arguments of `refrain-trainer rollback`.
+#[derive(clap::Args)]
+pub struct RollbackArgs {
+    /// The version to make current (`2` or `v2`; 0 is the shipped base).
+    #[arg(value_parser = parse_version)]
+    version: u32,
+    /// The data dir and shipped base.
+    #[command(flatten)]
+    location: Location,
+}
+
+/// Accepts `N` or `vN`, as the listing prints them.
+fn parse_version(s: &str) -> Result<u32, String> {
+    s.strip_prefix('v')
+        .unwrap_or(s)
+        .parse()
+        .map_err(|e| format!("{s:?} is not a version number: {e}"))
+}
+
+/// Prints the version table, then each problem in full.
+pub fn run(args: &Args) -> Result<()> {
+    let (data, base) = args.location.resolve()?;
+    let list = versions::list_versions(&data, &base)?;
+    let registered = registered_versions(&data);
+    println!(
+        "{:<8} {:<7} {:<21} {:<8} {:<8} metrics",
+        "version", "parent", "created", "files", "current"
+    );
+    for entry in &list {
+        let metrics = registered.get(&entry.version).map(|v| &v.metrics);
+        println!("{}", row(entry, metrics));
+    }
+    for (v, reg) in &registered {
+        if !list.iter().any(|e| e.version == *v) {
+            let parent = reg.parent.map_or("-".into(), |p| format!("v{p}"));
+            println!(
+                "{:<8} {parent:<7} {:<21} {:<8} {:<8} {}",
+                format!("v{v}"),
+                "-",
+                "no dir",
+                "",
+                reg.metrics
+            );
+        }
+    }
+    for entry in list.iter().filter(|e| e.problem.is_some()) {
+        if let Some(problem) = &entry.problem {
+            println!(
+                "v{} ({}): {}",
+                entry.version,
+                entry.dir.display(),
+                chain(problem)
+            );
+        }
+    }
+    let current = manifest::current_version_dir(&data, &base);
+    if !list.iter().any(|e| e.is_current) {
+        println!("current: {} (not a v<N> directory)", current.display());
+    }
+    Ok(())
+}
+
+/// One table row.
+fn row(entry: &VersionEntry, metrics: Option<&serde_json::Value>) -> String {
+    let name = if entry.is_base {
+        format!("v{} base", entry.version)
+    } else {
+        format!("v{}", entry.version)
+    };
+    let (parent, created) = match &entry.manifest {
+        Some(m) => (
+            m.parent.map_or("-".into(), |p| format!("v{p}")),
+            m.created.clone(),
+        ),
+        None => ("?".into(), "?".into()),
+    };
+    let files = if entry.problem.is_none() {
+        "ok"
+    } else {
+        "FAILED"
+    };
+    let current = if entry.is_current { "*" } else { "" };
+    let metrics = metrics.map_or("-".into(), |m| m.to_string());
+    format!("{name:<8} {parent:<7} {created:<21} {files:<8} {current:<8} {metrics}")
+}
+
+/// The store's registered versions by number; empty (with a note) when there is no store.
+fn registered_versions(data: &Path) -> BTreeMap<u32, ModelVersion> {
+    // Listing must not create a store in a data dir that has none.
+    if !data.join(DB_FILE).is_file() {
+        return BTreeMap::new();
+    }
+    let read = || -> Result<Vec<ModelVersion>> {
+        let store = FeedbackStore::open(data).context("opening the feedback store")?;
+        Ok(store.model_versions()?)
+    };
+    match read() {
+        Ok(list) => list.into_iter().map(|v| (v.version, v)).collect(),
+        Err(e) => {
+            println!("(no metrics: {e:#})");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// An error with its sources, `outer: inner: ...`.
+fn chain(e: &dyn Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Verifies the version and points `models/current` at it.
+pub fn rollback(args: &RollbackArgs) -> Result<()> {
+    let (data, base) = args.location.resolve()?;
+    let done = versions::rollback(&data, &base, args.version)
+        .with_context(|| format!("rollback to v{} refused; nothing changed", args.version))?;
+    println!(
+        "current model: v{} ({}), was {}",
+        done.manifest.version,
+        done.to.display(),
+        done.from.display()
+    );
+    if args.version == versions::BASE_VERSION {
+        println!("(removed models/current: the engine falls back to the shipped base)");
+    }
+    Ok(())
+}
