@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use nice_plug::prelude::*;
+use refrain_engine::feedback::{SongId, Uid};
 use serde::{Deserialize, Serialize};
 
 /// At most this many captured songs are kept for the merge (DESIGN 4.4 uses n-way SLERP; the
@@ -32,6 +33,21 @@ pub struct SongRef {
     pub wav: PathBuf,
     /// Duration in seconds.
     pub duration_s: f64,
+    /// The feedback store's row for this capture, once a clip made from it was saved. Persisted
+    /// so a reopened project reuses the row instead of adding the same capture again (the
+    /// store keeps its own copy of the audio, so the WAV path alone cannot find the row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<StoredSong>,
+}
+
+/// A song row in the feedback store: the row id for a cheap lookup, and the uid that proves the
+/// row is still the same song (the data dir may have been replaced or re-created since).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSong {
+    /// Row id in the store that issued it.
+    pub id: SongId,
+    /// The row's globally unique id.
+    pub uid: Uid,
 }
 
 /// Parameters (automatable where that makes musical sense) plus the persisted song list.

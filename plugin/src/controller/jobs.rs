@@ -199,30 +199,26 @@ impl State {
         let songs = self.job_songs.get(&job).cloned().unwrap_or_default();
         let mut song_ids = Vec::new();
         let mut weights = Vec::new();
-        for used in &clip.params.songs {
-            let Some(song) = songs.iter().find(|s| s.name == used.name) else {
-                continue;
-            };
-            let id = match self.song_ids.get(&song.wav) {
-                Some(id) => *id,
-                None => {
+        // The pipeline reports one use per requested song, in request order; matching by
+        // position keeps two songs renamed alike apart.
+        for (song, used) in songs.iter().zip(&clip.params.songs) {
+            let stored = self
+                .song_rows
+                .resolve(sink.store_mut(), song, || NewSong {
+                    source: format!("DAW track capture: {}", song.name),
+                    sample_rate: self.sample_rate,
+                    duration_s: song.duration_s,
+                    wav: SongAudio::File(song.wav.clone()),
                     // The engine reports only the merged conditioning latent; for a one-song
                     // job that is the song's own latent. (Per-song latents: see the issue note.)
-                    let id = sink
-                        .store_mut()
-                        .add_song(NewSong {
-                            source: format!("DAW track capture: {}", song.name),
-                            sample_rate: self.sample_rate,
-                            duration_s: song.duration_s,
-                            wav: SongAudio::File(song.wav.clone()),
-                            latent: clip.condition.clone(),
-                        })
-                        .map_err(|e| e.to_string())?;
-                    self.song_ids.insert(song.wav.clone(), id);
-                    id
-                }
-            };
-            song_ids.push(id);
+                    latent: clip.condition.clone(),
+                })
+                .map_err(|e| e.to_string())?;
+            if song.stored != Some(stored) {
+                let mut list = self.params.songs.lock().unwrap_or_else(|e| e.into_inner());
+                super::songs::remember(&mut list, &song.wav, stored);
+            }
+            song_ids.push(stored.id);
             weights.push(used.weight);
         }
         let p = &clip.params;

@@ -7,6 +7,7 @@
 pub mod hook;
 mod jobs;
 pub mod setup;
+mod songs;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver};
-use refrain_engine::feedback::{RatingSink, SongId};
+use refrain_engine::feedback::RatingSink;
 use refrain_engine::pipeline::ClipParams;
 use refrain_engine::worker::{Event, Worker};
 
@@ -108,8 +109,8 @@ struct State {
     sink: Option<RatingSink>,
     clips: Vec<ClipEntry>,
     next_key: u64,
-    /// Store ids of songs already saved, by WAV path.
-    song_ids: HashMap<PathBuf, SongId>,
+    /// Store rows of the songs clips were made from.
+    song_rows: songs::SongRows,
     /// The songs each job was given, to map a clip's songs back to files.
     job_songs: HashMap<u64, Vec<crate::params::SongRef>>,
     /// Spare capture buffer kept for when the audio thread hands one back.

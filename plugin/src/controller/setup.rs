@@ -48,7 +48,7 @@ impl State {
             sink: None,
             clips: Vec::new(),
             next_key: 1,
-            song_ids: HashMap::new(),
+            song_rows: Default::default(),
             job_songs: HashMap::new(),
             spare: None,
             hook: hook::TestHook::from_env(),
@@ -176,6 +176,7 @@ impl State {
             weight: 1.0,
             wav: path,
             duration_s: audio.duration_secs(),
+            stored: None,
         })
     }
 }
