@@ -232,7 +232,7 @@ impl State {
                 steps: p.steps as u32,
                 eta: p.eta as f32,
                 model_version: p.model_version,
-                is_baseline: false,
+                is_baseline: p.is_baseline,
                 audio: clip.audio.clone(),
                 sample_rate: p.sample_rate,
                 latent: clip.latent.clone(),
