@@ -11,6 +11,7 @@ pub mod controller;
 pub mod editor;
 pub mod params;
 pub mod rt;
+pub mod transport;
 pub mod ui_state;
 
 use std::num::NonZeroU32;
@@ -155,15 +156,12 @@ impl Plugin for Refrain {
             return ProcessStatus::Normal;
         };
         let t = context.transport();
-        let beats_per_bar = match (t.time_sig_numerator, t.time_sig_denominator) {
-            (Some(n), Some(d)) if n > 0 && d > 0 => f64::from(n) * 4.0 / f64::from(d),
-            _ => 4.0,
-        };
         let transport = TransportInfo {
             playing: t.playing,
             tempo: t.tempo,
             pos_beats: t.pos_beats(),
-            beats_per_bar,
+            bar_start_beats: t.bar_start_pos_beats,
+            beats_per_bar: transport::beats_per_bar(t.time_sig_numerator, t.time_sig_denominator),
         };
         let mix = Mix {
             level: self.params.preview_level.value(),

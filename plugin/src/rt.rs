@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 use rtrb::{Consumer, Producer, RingBuffer};
 
+use crate::transport::frames_to_next_bar;
+pub use crate::transport::TransportInfo;
+
 /// Capture state values stored in [`Shared::capture_state`].
 pub mod capture_state {
     /// Nothing happening.
@@ -100,46 +103,6 @@ pub struct Shared {
     pub sample_rate: AtomicU32,
 }
 
-/// The host's musical position for one block, as much as the host told us.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TransportInfo {
-    /// Transport running.
-    pub playing: bool,
-    /// Tempo in BPM.
-    pub tempo: Option<f64>,
-    /// Position of the block's first sample in quarter notes.
-    pub pos_beats: Option<f64>,
-    /// Quarter notes per bar (from the time signature).
-    pub beats_per_bar: f64,
-}
-
-impl TransportInfo {
-    /// Whether the host gives a musical timeline at all (free-running capture when it does not).
-    fn has_timeline(&self) -> bool {
-        self.tempo.is_some() && self.pos_beats.is_some()
-    }
-
-    /// Frames from the block start to the next bar line, if it falls within `frames` (0 when the
-    /// block starts on a bar), or `None` when the transport is stopped or has no timeline.
-    fn next_bar_offset(&self, frames: usize, sample_rate: f32) -> Option<usize> {
-        let (Some(tempo), Some(pos)) = (self.tempo, self.pos_beats) else {
-            return None;
-        };
-        if !self.playing || tempo <= 0.0 || self.beats_per_bar <= 0.0 {
-            return None;
-        }
-        let into_bar = pos.rem_euclid(self.beats_per_bar);
-        // Within a hundredth of a sample of the bar line counts as on it (hosts round).
-        let beats_left = if into_bar < 1e-9 {
-            0.0
-        } else {
-            self.beats_per_bar - into_bar
-        };
-        let offset = (beats_left * 60.0 / tempo * f64::from(sample_rate)).round() as usize;
-        (offset < frames).then_some(offset)
-    }
-}
-
 /// Output mix for a block: preview level (linear) and dry/wet (0 = dry only, 1 = preview only).
 #[derive(Debug, Clone, Copy)]
 pub struct Mix {
@@ -184,6 +147,8 @@ pub struct AudioCore {
     preview_pos: usize,
     /// The preview waits for the next bar before it starts.
     preview_waits: bool,
+    /// The transport was running in the previous block (to see it start).
+    was_playing: bool,
 }
 
 impl AudioCore {
@@ -201,6 +166,7 @@ impl AudioCore {
             preview: None,
             preview_pos: 0,
             preview_waits: false,
+            was_playing: false,
         };
         let ends = ControllerEnds {
             to_audio: to_tx,
@@ -214,12 +180,19 @@ impl AudioCore {
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32], t: &TransportInfo, mix: Mix) {
         let frames = left.len().min(right.len());
         let rate = self.shared.sample_rate.load(Ordering::Relaxed) as f32;
-        self.take_commands(t);
+        self.take_commands();
+        // The transport just started: restart the loop on the host's next bar, so the preview
+        // lines up with the track instead of running on from wherever it was.
+        if t.playing && !self.was_playing && self.preview.is_some() {
+            self.preview_pos = 0;
+            self.preview_waits = true;
+        }
+        self.was_playing = t.playing;
         self.capture_block(&left[..frames], &right[..frames], t, rate);
         self.preview_block(&mut left[..frames], &mut right[..frames], t, rate, mix);
     }
 
-    fn take_commands(&mut self, t: &TransportInfo) {
+    fn take_commands(&mut self) {
         // Each command may retire the playing clip, so only take one when a slot is free for it.
         while self.from_audio.slots() > 1 {
             let Ok(cmd) = self.to_audio.pop() else { break };
@@ -228,7 +201,8 @@ impl AudioCore {
                 self.shared.playing_key.store(clip.key, Ordering::Relaxed);
                 self.preview = Some(clip);
                 self.preview_pos = 0;
-                self.preview_waits = t.playing && t.has_timeline();
+                // preview_block decides: the next bar, or at once when there is none to wait for.
+                self.preview_waits = true;
             }
         }
     }
@@ -267,11 +241,7 @@ impl AudioCore {
                 sh.capture_state.store(NO_BUFFER, Ordering::Relaxed);
                 return;
             };
-            let start = if t.has_timeline() {
-                t.next_bar_offset(left.len(), rate)
-            } else {
-                Some(0)
-            };
+            let start = capture_start(t, left.len(), rate);
             let Some(start) = start else {
                 sh.capture_state.store(ARMED, Ordering::Relaxed);
                 return;
@@ -323,14 +293,14 @@ impl AudioCore {
         }
         let mut start = 0;
         if self.preview_waits {
-            match t.next_bar_offset(left.len(), rate) {
-                Some(offset) => {
-                    start = offset;
+            match frames_to_next_bar(t, rate) {
+                // No bar to wait for (stopped, or no timeline): free-running, start now.
+                None => self.preview_waits = false,
+                Some(offset) if (offset as usize) < left.len() => {
+                    start = offset as usize;
                     self.preview_waits = false;
                 }
-                // Stopped transport: start right away rather than wait forever.
-                None if !t.playing => self.preview_waits = false,
-                None => return,
+                Some(_) => return,
             }
         }
         let (dry, wet) = mix.gains();
@@ -343,6 +313,22 @@ impl AudioCore {
         }
         clip.played
             .fetch_add((left.len() - start) as u64, Ordering::Relaxed);
+    }
+}
+
+/// Where in a block of `frames` an armed capture starts, or `None` to keep waiting: at once
+/// without a host timeline; not while a timeline's transport is stopped (the producer presses
+/// play); on the next bar line while it plays (at once if its tempo gives no bar).
+fn capture_start(t: &TransportInfo, frames: usize, rate: f32) -> Option<usize> {
+    if !t.has_timeline() {
+        return Some(0);
+    }
+    if !t.playing {
+        return None;
+    }
+    match frames_to_next_bar(t, rate) {
+        None => Some(0),
+        Some(offset) => usize::try_from(offset).ok().filter(|o| *o < frames),
     }
 }
 

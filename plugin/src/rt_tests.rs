@@ -63,6 +63,7 @@ fn armed_capture_waits_for_the_next_bar_when_the_transport_plays() {
         playing: true,
         tempo: Some(120.0),
         pos_beats: Some(4.0 - 0.2),
+        bar_start_beats: None,
         beats_per_bar: 4.0,
     };
     let mut l: Vec<f32> = (0..256).map(|i| i as f32).collect();
@@ -86,6 +87,7 @@ fn stopped_transport_keeps_the_capture_armed() {
         playing: false,
         tempo: Some(120.0),
         pos_beats: Some(0.0),
+        bar_start_beats: None,
         beats_per_bar: 4.0,
     };
     let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
@@ -152,4 +154,103 @@ fn mix_law_is_unity_at_the_middle() {
     assert_eq!(g(0.5), (1.0, 1.0));
     assert_eq!(g(0.0), (1.0, 0.0));
     assert_eq!(g(1.0), (0.0, 1.0));
+}
+
+fn play(ends: &mut ControllerEnds, key: u64, samples: Vec<f32>) -> Arc<AtomicU64> {
+    let played = Arc::new(AtomicU64::new(0));
+    ends.to_audio
+        .push(ToAudio::Play(Box::new(PreviewClip {
+            key,
+            samples,
+            played: Arc::clone(&played),
+        })))
+        .unwrap();
+    played
+}
+
+/// 120 BPM 4/4 at 1000 Hz: 500 frames per beat, 2000 per bar.
+fn rolling(pos_beats: f64) -> TransportInfo {
+    TransportInfo {
+        playing: true,
+        tempo: Some(120.0),
+        pos_beats: Some(pos_beats),
+        bar_start_beats: None,
+        beats_per_bar: 4.0,
+    }
+}
+
+#[test]
+fn preview_started_mid_bar_waits_for_the_hosts_next_bar() {
+    let (mut core, mut ends, _shared) = core(1000);
+    let played = play(&mut ends, 3, vec![1.0, 2.0, 3.0, 4.0]);
+    // 0.1 beat before the bar line: 50 frames of dry track, then the clip from its start.
+    let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
+    core.process(&mut l, &mut r, &rolling(7.9), MIX);
+    assert!(l[..50].iter().all(|s| *s == 0.0), "{:?}", &l[..50]);
+    assert_eq!(&l[50..54], &[1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(
+        played.load(Ordering::Relaxed),
+        14,
+        "only what was heard counts"
+    );
+
+    // A preview asked for further from the line waits through whole blocks.
+    let played = play(&mut ends, 4, vec![1.0]);
+    let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
+    core.process(&mut l, &mut r, &rolling(9.0), MIX);
+    assert!(l.iter().all(|s| *s == 0.0));
+    assert_eq!(played.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn preview_without_a_transport_runs_free() {
+    let (mut core, mut ends, _shared) = core(1000);
+    let played = play(&mut ends, 5, vec![0.5]);
+    let (mut l, mut r) = (vec![0.0; 16], vec![0.0; 16]);
+    let stopped = TransportInfo {
+        playing: false,
+        ..rolling(1.3)
+    };
+    core.process(&mut l, &mut r, &stopped, MIX);
+    assert_eq!(l[0], 0.5, "stopped: at once");
+    assert_eq!(played.load(Ordering::Relaxed), 16);
+}
+
+#[test]
+fn preview_restarts_on_the_bar_when_the_transport_starts() {
+    let (mut core, mut ends, _shared) = core(1000);
+    let _played = play(&mut ends, 6, vec![1.0, 2.0, 3.0]);
+    let stopped = TransportInfo {
+        playing: false,
+        ..rolling(3.9)
+    };
+    let (mut l, mut r) = (vec![0.0; 5], vec![0.0; 5]);
+    core.process(&mut l, &mut r, &stopped, MIX);
+    assert_eq!(
+        l,
+        vec![1.0, 2.0, 3.0, 1.0, 2.0],
+        "free-running while stopped"
+    );
+
+    // Play pressed 0.02 beats (10 frames) before a bar: the loop restarts on that bar.
+    let (mut l, mut r) = (vec![0.0; 16], vec![0.0; 16]);
+    core.process(&mut l, &mut r, &rolling(3.98), MIX);
+    assert!(l[..10].iter().all(|s| *s == 0.0), "{l:?}");
+    assert_eq!(&l[10..13], &[1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn capture_starts_on_the_bar_and_at_once_when_the_timeline_is_unusable() {
+    let (mut core, mut ends, shared) = core(1000);
+    ends.spare
+        .push(CaptureBuffer::with_capacity(1000, 1000))
+        .unwrap();
+    arm_seconds(&shared, 0.5);
+    let no_tempo = TransportInfo {
+        tempo: Some(0.0),
+        ..rolling(1.3)
+    };
+    let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
+    core.process(&mut l, &mut r, &no_tempo, MIX);
+    assert_eq!(shared.capture_done.load(Ordering::Relaxed), 64);
 }
