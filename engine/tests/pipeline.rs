@@ -109,6 +109,27 @@ fn strength_near_zero_returns_the_round_trip() {
 }
 
 #[test]
+fn timings_add_stage_by_stage() {
+    let a = Timings {
+        resample_in: 1.0,
+        mel: 2.0,
+        encode: 3.0,
+        unet: 4.0,
+        decode: 5.0,
+        griffin_lim: 6.0,
+        resample_out: 7.0,
+    };
+    let mut sum = a + a;
+    assert_eq!(
+        (sum.resample_in, sum.unet, sum.resample_out),
+        (2.0, 8.0, 14.0)
+    );
+    assert_eq!(sum.total(), 2.0 * a.total());
+    sum += Timings::default();
+    assert_eq!(sum.total(), 56.0);
+}
+
+#[test]
 fn cancel_stops_within_a_step() {
     let mut p = pipeline();
     let r = request(vec![song("a", chord(8.0, 44_100))], vec![1, 2]);

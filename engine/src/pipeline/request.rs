@@ -117,3 +117,26 @@ impl Timings {
             + self.resample_out
     }
 }
+
+/// Stage by stage, so a job split over two versions (blind baseline) reports one breakdown.
+impl std::ops::Add for Timings {
+    type Output = Self;
+
+    fn add(mut self, other: Self) -> Self {
+        self += other;
+        self
+    }
+}
+
+/// Stage by stage, as [`Add`](std::ops::Add).
+impl std::ops::AddAssign for Timings {
+    fn add_assign(&mut self, other: Self) {
+        self.resample_in += other.resample_in;
+        self.mel += other.mel;
+        self.encode += other.encode;
+        self.unet += other.unet;
+        self.decode += other.decode;
+        self.griffin_lim += other.griffin_lim;
+        self.resample_out += other.resample_out;
+    }
+}

@@ -174,7 +174,7 @@ impl State {
             made.iter_mut()
                 .for_each(|c| c.params.is_baseline = baseline);
             clips.extend(made);
-            timings = add(timings, t);
+            timings += t;
         }
         // Back in the order the caller asked for, so nothing about position gives a baseline away.
         clips.sort_by_key(|c| request.seeds.iter().position(|&s| s == c.params.seed));
@@ -228,17 +228,5 @@ impl State {
             }
         };
         self.events.send(event).is_ok()
-    }
-}
-
-fn add(a: Timings, b: Timings) -> Timings {
-    Timings {
-        resample_in: a.resample_in + b.resample_in,
-        mel: a.mel + b.mel,
-        encode: a.encode + b.encode,
-        unet: a.unet + b.unet,
-        decode: a.decode + b.decode,
-        griffin_lim: a.griffin_lim + b.griffin_lim,
-        resample_out: a.resample_out + b.resample_out,
     }
 }
