@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The tiny fixture model, relative to the repository root the CLI runs in.
+const TINY: &str = "tests/fixtures/tiny_model";
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -23,7 +26,7 @@ fn vary_writes_one_wav_and_sidecar_per_variation() {
         "vary",
         "examples/loop.wav",
         "--model",
-        "tests/fixtures/tiny_model",
+        TINY,
         "--steps",
         "4",
         "--count",
@@ -64,42 +67,38 @@ fn vary_writes_one_wav_and_sidecar_per_variation() {
 fn bad_input_exits_with_a_message() {
     let out = tempfile::tempdir().unwrap();
     let out_arg = out.path().to_str().unwrap();
-    let missing_model = refrain(&[
-        "vary",
-        "examples/loop.wav",
-        "--model",
-        "/nonexistent/m",
-        "--out",
-        out_arg,
-    ]);
-    assert!(!missing_model.status.success());
-    assert!(String::from_utf8_lossy(&missing_model.stderr).contains("/nonexistent/m"));
-
-    let missing_song = refrain(&[
-        "vary",
-        "no-such-song.flac",
-        "--model",
-        "tests/fixtures/tiny_model",
-        "--out",
-        out_arg,
-    ]);
-    assert!(!missing_song.status.success());
-    assert!(String::from_utf8_lossy(&missing_song.stderr).contains("no-such-song.flac"));
-
-    let weights = refrain(&[
-        "vary",
-        "examples/loop.wav",
-        "--weights",
-        "1,2",
-        "--model",
-        "tests/fixtures/tiny_model",
-        "--out",
-        out_arg,
-    ]);
-    assert!(!weights.status.success());
-    assert!(String::from_utf8_lossy(&weights.stderr).contains("weights"));
-    for output in [missing_model, missing_song, weights] {
-        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    // (arguments before `--out`, what stderr must name)
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["vary", "examples/loop.wav", "--model", "/nonexistent/m"],
+            "/nonexistent/m",
+        ),
+        (
+            &["vary", "no-such-song.flac", "--model", TINY],
+            "no-such-song.flac",
+        ),
+        (
+            &[
+                "vary",
+                "examples/loop.wav",
+                "--weights",
+                "1,2",
+                "--model",
+                TINY,
+            ],
+            "weights",
+        ),
+        (
+            &["roundtrip", "examples/loop.wav", "--offset", "999"],
+            "past its end",
+        ),
+    ];
+    for (args, named) in cases {
+        let output = refrain(&[args, &["--out", out_arg]].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
 
@@ -111,7 +110,7 @@ fn roundtrip_through_a_model_reports_the_autoencoder_error() {
         "roundtrip",
         "examples/loop.wav",
         "--model",
-        "tests/fixtures/tiny_model",
+        TINY,
         "--iters",
         "4",
         "--out",

@@ -2,8 +2,8 @@
 mod support;
 
 use refrain_engine::spectrogram::{
-    from_unit, griffin_lim, hz_to_mel, mel_to_hz, to_unit, AudioConfig, GriffinLim, MelFilterbank,
-    MelTransform, Spectrum, Stft,
+    from_unit, griffin_lim, hz_to_mel, mel_to_hz, spectral_convergence, to_unit, AudioConfig,
+    GriffinLim, MelFilterbank, MelTransform, Spectrum, Stft,
 };
 use support::npy;
 
@@ -27,16 +27,11 @@ fn config(name: &str) -> AudioConfig {
     }
 }
 
-fn spectral_convergence(stft: &mut Stft, reference: &Spectrum, audio: &[f32]) -> f64 {
+/// Spectral convergence of `audio` against the reference spectrum.
+fn convergence(stft: &mut Stft, reference: &Spectrum, audio: &[f32]) -> f64 {
     let mut rebuilt = Spectrum::default();
     stft.forward(audio, &mut rebuilt);
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    for (a, b) in reference.data.iter().zip(&rebuilt.data) {
-        let (ra, rb) = (a.norm() as f64, b.norm() as f64);
-        diff += (ra - rb).powi(2);
-        norm += ra * ra;
-    }
-    (diff / norm).sqrt()
+    spectral_convergence(reference, &rebuilt)
 }
 
 #[test]
@@ -154,7 +149,7 @@ fn griffin_lim_converges_like_librosa() {
         ("fast", GriffinLim::fast(32, 0)),
     ] {
         let rec = griffin_lim(&mut stft, &magnitude, audio.len(), settings);
-        let sc = spectral_convergence(&mut stft, &target, &rec);
+        let sc = convergence(&mut stft, &target, &rec);
         let reference = librosa_sc[format!("stft_{label}")]
             .as_f64()
             .expect("librosa sc");
@@ -178,7 +173,7 @@ fn griffin_lim_converges_like_librosa() {
     let power = transform.mel_power(&audio).expect("mel power");
     let magnitude = transform.magnitude_from_power(&power).expect("inverse mel");
     let rec = griffin_lim(&mut stft, &magnitude, audio.len(), GriffinLim::fast(32, 0));
-    let sc = spectral_convergence(&mut stft, &target, &rec);
+    let sc = convergence(&mut stft, &target, &rec);
     let reference = librosa_sc["mel_to_audio"].as_f64().expect("librosa mel sc");
     println!(
         "mel→audio (NNLS + fast GL 32): spectral convergence {sc:.4} (librosa NNLS {reference:.4})"

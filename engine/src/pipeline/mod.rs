@@ -6,7 +6,7 @@ mod prepare;
 mod request;
 mod run;
 
-pub use prepare::{PreparedSong, MAX_SONG_SECONDS};
+pub use prepare::{prepare, PreparedSong, MAX_SONG_SECONDS};
 pub use request::{Clip, ClipParams, GenerateRequest, SongInput, SongUse, Timings};
 pub use run::{Pipeline, Progress};
 

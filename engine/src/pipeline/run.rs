@@ -1,6 +1,5 @@
 //! Running a request through the model.
-use super::prepare::prepare;
-use super::{Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
+use super::{prepare, Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
 use crate::audio;
 use crate::ddim::{BatchMode, DdimParams, Sampler, Start};
 use crate::latent;

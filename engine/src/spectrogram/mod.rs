@@ -9,6 +9,7 @@ mod config;
 mod db;
 mod invert;
 mod mel;
+mod metrics;
 mod stft;
 mod transform;
 
@@ -16,6 +17,7 @@ pub use config::AudioConfig;
 pub use db::{db_to_power, from_unit, power_to_db, to_unit};
 pub use invert::{griffin_lim, GriffinLim, MelInverse};
 pub use mel::{hz_to_mel, mel_to_hz, MelFilterbank};
+pub use metrics::spectral_convergence;
 pub use stft::{Spectrum, Stft};
 pub use transform::{Mel, MelTransform};
 

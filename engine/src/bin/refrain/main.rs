@@ -2,6 +2,7 @@
 mod info;
 mod model_dir;
 mod roundtrip;
+mod song;
 mod vary;
 
 use clap::{Parser, Subcommand};

@@ -1,8 +1,10 @@
 //! `refrain roundtrip`: song → model-rate window → mel → Griffin-Lim → song rate, with metrics.
-use anyhow::{bail, Context, Result};
+use super::song;
+use anyhow::{Context, Result};
 use refrain_engine::audio::{self, Audio};
 use refrain_engine::model::{Model, ModelOptions, Provider};
-use refrain_engine::spectrogram::{AudioConfig, GriffinLim, MelTransform, Spectrum};
+use refrain_engine::pipeline::{self, PreparedSong};
+use refrain_engine::spectrogram::{self, AudioConfig, GriffinLim, MelTransform, Spectrum};
 use std::path::PathBuf;
 
 /// Arguments of `refrain roundtrip`.
@@ -43,32 +45,14 @@ pub fn run(args: &Args) -> Result<()> {
     let config = model
         .as_ref()
         .map_or_else(AudioConfig::default, |m| m.manifest().audio.clone());
-    let song = audio::decode_file(&args.song)?;
-    let mut mono = song.mono();
-    let replaced = audio::sanitize(&mut mono);
-    if replaced > 0 {
-        eprintln!("warning: replaced {replaced} NaN/infinite samples with silence");
-    }
-    let at_model_rate = audio::resample(&mono, song.sample_rate, config.sample_rate)?;
-    let window_len = config.window_samples();
-    let start = match args.offset {
-        Some(s) if s < 0.0 || !s.is_finite() => bail!("--offset must be ≥ 0 seconds, got {s}"),
-        Some(s) => {
-            ((s * config.sample_rate as f64) as usize).min(at_model_rate.len().saturating_sub(1))
-        }
-        None => audio::loudest_window(&at_model_rate, window_len, config.hop_length),
-    };
-    let window = audio::fit_length(&at_model_rate[start.min(at_model_rate.len())..], window_len);
-    if window.iter().all(|x| *x == 0.0) {
-        bail!(
-            "the chosen window of {} is silent: nothing to round-trip",
-            args.song.display()
-        );
-    }
+    let song = song::load(&args.song, args.offset, 1.0)?;
+    let song_rate = song.audio.sample_rate;
+    // The same window choice (and refusals) as generation, so what this plays is what vary hears.
+    let PreparedSong { window, usage } = pipeline::prepare(&song, &config)?;
 
     let mut transform = MelTransform::new(&config)?;
     let (mut mel, reference) = transform.mel_db(&window)?;
-    refrain_engine::spectrogram::to_unit(&mut mel.data, config.top_db);
+    spectrogram::to_unit(&mut mel.data, config.top_db);
     let mut through = "the mel spectrogram".to_string();
     let decoded = match model.as_mut() {
         Some(model) => {
@@ -88,7 +72,10 @@ pub fn run(args: &Args) -> Result<()> {
     let gain = reference.sqrt();
     let rebuilt: Vec<f32> = rebuilt.iter().map(|x| x * gain).collect();
 
-    let convergence = spectral_convergence(&mut transform, &window, &rebuilt);
+    let (mut x, mut y) = (Spectrum::default(), Spectrum::default());
+    transform.stft().forward(&window, &mut x);
+    transform.stft().forward(&rebuilt, &mut y);
+    let convergence = spectrogram::spectral_convergence(&x, &y);
     let mel_back = transform.to_model(&rebuilt)?;
     let mel_l1 = mean_abs_diff(&mel.data, &mel_back.data);
 
@@ -97,17 +84,17 @@ pub fn run(args: &Args) -> Result<()> {
     let original_path = args.out.join("original.wav");
     let roundtrip_path = args.out.join("roundtrip.wav");
     for (path, samples) in [(&original_path, &window), (&roundtrip_path, &rebuilt)] {
-        let back = audio::resample(samples, config.sample_rate, song.sample_rate)?;
-        audio::write_wav(path, &Audio::from_mono(song.sample_rate, back))?;
+        let back = audio::resample(samples, config.sample_rate, song_rate)?;
+        audio::write_wav(path, &Audio::from_mono(song_rate, back))?;
     }
     println!(
         "window: {:.2} s from {:.2} s of {} ({} Hz → {} Hz → {} Hz)",
         config.window_secs(),
-        start as f64 / config.sample_rate as f64,
+        usage.offset_s,
         args.song.display(),
-        song.sample_rate,
+        song_rate,
         config.sample_rate,
-        song.sample_rate
+        song_rate
     );
     println!("through {through}, then Griffin-Lim: {iters} iterations (fast, momentum 0.99)");
     println!("spectral convergence: {convergence:.4}   mel L1 (model range [-1,1]): {mel_l1:.4}");
@@ -118,18 +105,4 @@ pub fn run(args: &Args) -> Result<()> {
 
 fn mean_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len().max(1) as f32
-}
-
-/// ‖|X| − |Y|‖ / ‖|X|‖ over the STFT magnitudes of the two signals.
-fn spectral_convergence(transform: &mut MelTransform, reference: &[f32], rebuilt: &[f32]) -> f64 {
-    let (mut x, mut y) = (Spectrum::default(), Spectrum::default());
-    transform.stft().forward(reference, &mut x);
-    transform.stft().forward(rebuilt, &mut y);
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    for (a, b) in x.data.iter().zip(&y.data) {
-        let (a, b) = (a.norm() as f64, b.norm() as f64);
-        diff += (a - b).powi(2);
-        norm += a * a;
-    }
-    (diff / norm.max(f64::MIN_POSITIVE)).sqrt()
 }

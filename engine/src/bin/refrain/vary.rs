@@ -1,5 +1,5 @@
 //! `refrain vary` and `refrain sample`: generate clips and write WAV + JSON sidecars.
-use super::model_dir;
+use super::{model_dir, song};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use refrain_engine::audio::{self, Audio};
@@ -67,17 +67,8 @@ pub fn vary(args: &VaryArgs) -> Result<()> {
     }
     let mut songs = Vec::new();
     for (i, path) in args.songs.iter().enumerate() {
-        let audio = audio::decode_file(path)?;
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        songs.push(SongInput {
-            name,
-            audio,
-            offset_s: args.offset,
-            weight: args.weights.get(i).copied().unwrap_or(1.0),
-        });
+        let weight = args.weights.get(i).copied().unwrap_or(1.0);
+        songs.push(song::load(path, args.offset, weight)?);
     }
     let rate = args.common.rate.unwrap_or(songs[0].audio.sample_rate);
     generate(songs, args.strength, rate, &args.common)
