@@ -15,11 +15,7 @@ impl RefrainApp {
                     .weak(),
             );
         });
-        if let Some(path) = &state.last_export {
-            ui.label(format!("Last export: {}", path.display()));
-        } else {
-            ui.label(RichText::new(format!("Exports go to {}", state.export_dir.display())).weak());
-        }
+        export_line(ui, state);
         let playing = self
             .shared
             .playing_key
@@ -119,6 +115,44 @@ impl RefrainApp {
             }
         }
     }
+}
+
+/// Where exports go, with the two hand-offs that work from a plugin window: baseview (under
+/// egui) can receive drops but cannot start an OS drag, so a clip cannot be dragged onto a
+/// host track; the producer copies the path or opens the folder and drags from there.
+fn export_line(ui: &mut egui::Ui, state: &UiState) {
+    ui.horizontal(|ui| {
+        let (text, folder) = match &state.last_export {
+            Some(path) => (
+                format!("Last export: {}", path.display()),
+                path.parent().unwrap_or(&state.export_dir),
+            ),
+            None => (
+                format!("Exports go to {}", state.export_dir.display()),
+                state.export_dir.as_path(),
+            ),
+        };
+        ui.label(RichText::new(text).weak());
+        if let Some(path) = &state.last_export {
+            let copy = ui.small_button("Copy path");
+            if copy
+                .on_hover_text("Copy the file's path to the clipboard")
+                .clicked()
+            {
+                ui.ctx().copy_text(path.display().to_string());
+            }
+        }
+        // egui_baseview hands URLs to the `open` crate, which takes a plain path as well
+        // (xdg-open / open / start), so the folder opens in the file manager.
+        let show = ui.add_enabled(folder.is_dir(), egui::Button::new("Show folder").small());
+        if show
+            .on_hover_text("Open the export folder, to drag the WAV into the host")
+            .clicked()
+        {
+            ui.ctx()
+                .open_url(egui::OpenUrl::new_tab(folder.display().to_string()));
+        }
+    });
 }
 
 /// Draws the peak thumbnail; a click on it previews.
