@@ -2,12 +2,15 @@
 //! weight bridge between burn modules and exported graphs ([`onnx`]). Pretraining, selection
 //! and fine-tuning land with the learning-loop issues.
 pub mod corpus;
+pub mod diffusion;
 pub mod export;
+pub mod finetune;
 pub mod model;
 pub mod onnx;
 pub mod pretrain;
 pub mod report;
 pub mod select;
+pub mod simulate;
 pub mod versions;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.

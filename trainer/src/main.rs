@@ -12,6 +12,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Fine-tune the current version on the rated pool into version N+1 and publish it.
+    Train(commands::train::TrainArgs),
+    /// Wait for enough new usable ratings, then train; repeat.
+    Watch(commands::watch::Args),
+    /// Run the learning loop with virtual producers (and the ablations), printing the metrics.
+    Simulate(commands::simulate::Args),
     /// Data dir, current model version, feedback store counts and what this build can do.
     Status(commands::status::Args),
     /// Build the pretraining corpus from installed Debian music packages and synthesised loops.
@@ -52,6 +58,9 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(args) => commands::evaluate::run(&args)?,
         Command::Roundtrip(args) => commands::roundtrip::run(&args)?,
         Command::Report(args) => commands::report::run(&args)?,
+        Command::Train(args) => commands::train::run(&args)?,
+        Command::Watch(args) => commands::watch::run(&args)?,
+        Command::Simulate(args) => commands::simulate::run(&args)?,
         Command::Versions(args) => commands::versions::run(&args)?,
         Command::Rollback(args) => commands::versions::rollback(&args)?,
         Command::Ingest(args) => commands::session::ingest(&args)?,

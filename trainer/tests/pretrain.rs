@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::spectrogram::{AudioConfig, Mel};
 use refrain_trainer::corpus::{self, BuildOptions, Corpus, Split};
+use refrain_trainer::finetune::GUARD_FILE;
 use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
 use refrain_trainer::pretrain::version::{export_version, ExportOptions};
 use refrain_trainer::pretrain::{
@@ -200,6 +201,7 @@ fn export_loads_in_the_engine_and_round_trips() {
         out: version.clone(),
         name: "tiny".into(),
         fixed_batch: 1,
+        corpus: Some(f.corpus.clone()),
     })
     .unwrap();
     assert_eq!(manifest.version, 0);
@@ -214,6 +216,10 @@ fn export_loads_in_the_engine_and_round_trips() {
     let training = manifest.training.as_ref().unwrap();
     assert_eq!(training["unet"]["run"]["steps"], 2);
     assert_eq!(training["autoencoder"]["run"]["steps"], 20);
+    // The held-out guard ships: the 3 held-out windows' latents, 2×8×8 f32 each.
+    assert!(manifest.files.contains_key(GUARD_FILE));
+    let guard = std::fs::metadata(version.join(GUARD_FILE)).unwrap().len();
+    assert_eq!(guard, 3 * 2 * 8 * 8 * 4);
 
     let options = ModelOptions {
         provider: Provider::Cpu,

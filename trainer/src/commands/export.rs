@@ -19,6 +19,10 @@ pub struct Args {
     /// Batch size baked into graphs whose batch axis cannot be dynamic.
     #[arg(long, default_value_t = 1)]
     fixed_batch: usize,
+    /// The pretraining corpus: its held-out windows' latents ship as the fine-tune's
+    /// forgetting guard (guard.latents). Without it, fine-tunes guard with the producer's songs.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
 }
 
 /// Exports, then loads the result through the engine to prove it is usable.
@@ -28,6 +32,7 @@ pub fn run(args: &Args) -> Result<()> {
         out: args.out.clone(),
         name: args.name.clone(),
         fixed_batch: args.fixed_batch,
+        corpus: args.corpus.clone(),
     })?;
     let options = ModelOptions {
         provider: Provider::Cpu,

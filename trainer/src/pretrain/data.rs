@@ -81,8 +81,3 @@ pub fn normal(rng: &mut ChaCha8Rng, len: usize) -> Vec<f32> {
     use rand_distr::{Distribution, StandardNormal};
     (0..len).map(|_| StandardNormal.sample(rng)).collect()
 }
-
-/// A uniform draw in [0, 1).
-pub fn uniform(rng: &mut ChaCha8Rng) -> f64 {
-    rng.random::<f64>()
-}

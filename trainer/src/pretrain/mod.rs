@@ -9,6 +9,7 @@
 //! resumed run draws exactly what an uninterrupted run would have.
 mod autoencoder;
 mod data;
+pub(crate) use data::{normal, roll_rows, spread};
 pub mod evaluate;
 mod latents;
 mod run;
@@ -240,6 +241,6 @@ pub fn pretrain(options: &PretrainOptions) -> Result<PretrainReport, PretrainErr
 
 /// The random stream of step `step`: a pure function of (seed, step), so resuming needs no
 /// saved generator state.
-pub(crate) fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
+pub fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }

@@ -1,7 +1,7 @@
 //! The UNet stage: ε-prediction on cached latents of the frozen autoencoder, timesteps biased to
 //! t < 0.7·T, min-SNR-γ weighting, and an EMA of the weights for evaluation and export.
 use super::autoencoder::{new_state, resumed, Autoencoder};
-use super::data::{normal, roll_rows, sample_indices, splits, uniform};
+use super::data::{roll_rows, sample_indices, splits};
 use super::run::{run_loop, StageRun};
 use super::state::{
     checkpoint_dir, load_module, load_optimizer, save_module, save_optimizer, truncate_loss_log,
@@ -9,22 +9,16 @@ use super::state::{
 };
 use super::{step_rng, LatentCache, PretrainError, PretrainOptions, PretrainReport, Stage};
 use crate::corpus::Corpus;
+use crate::diffusion::{biased_timesteps, noise_batch, Noised};
 use crate::model::{Unet, UnetConfig};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand::RngExt;
-use refrain_engine::ddim::{timestep_embeddings, NoiseSchedule};
+use refrain_engine::ddim::NoiseSchedule;
 use refrain_engine::manifest::ScheduleConfig;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// min-SNR-γ (Hang et al. 2023): ε-loss weight min(SNR, γ) / SNR.
-const MIN_SNR_GAMMA: f64 = 5.0;
-/// Share of timesteps drawn from [0, 0.7·T) (the rest uniform over all T): variations start
-/// from the producer's latent at strength ≈ 0.3–0.7, so low-to-middle noise matters most.
-const LOW_T_SHARE: f64 = 0.8;
-const LOW_T_FRACTION: f64 = 0.7;
 
 struct UnetRun {
     cache: LatentCache,
@@ -42,14 +36,6 @@ struct UnetRun {
     device: Device,
 }
 
-/// One noised batch: x_t, temb, the noise, and the min-SNR weights.
-struct Noised {
-    sample: Vec<f32>,
-    temb: Vec<f32>,
-    noise: Vec<f32>,
-    weights: Vec<f32>,
-}
-
 impl UnetRun {
     /// Noises `x0` (scaled latents, one after another) at timesteps `ts` with noise drawn from `rng`.
     fn noise(
@@ -58,37 +44,15 @@ impl UnetRun {
         ts: &[usize],
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Result<Noised, PretrainError> {
-        let n = self.cache.len_one();
-        let noise = normal(rng, x0.len());
-        let mut sample = Vec::with_capacity(x0.len());
-        let mut weights = Vec::with_capacity(ts.len());
-        for (b, &t) in ts.iter().enumerate() {
-            let range = b * n..(b + 1) * n;
-            let xt = self.schedule.q_sample(&x0[range.clone()], &noise[range], t);
-            sample.extend(xt.map_err(PretrainError::engine)?);
-            let snr = self.schedule.snr(t).map_err(PretrainError::engine)?;
-            weights.push((snr.min(MIN_SNR_GAMMA) / snr) as f32);
-        }
-        let tf: Vec<f32> = ts.iter().map(|&t| t as f32).collect();
-        Ok(Noised {
-            sample,
-            temb: timestep_embeddings(&tf, self.embedding_dim),
-            noise,
-            weights,
-        })
-    }
-
-    fn tensors(&self, n: &Noised, device: &Device) -> (Tensor<4>, Tensor<2>, Tensor<4>) {
-        let [c, h, w] = self.cache.shape;
-        let b = n.weights.len();
-        (
-            Tensor::from_data(TensorData::new(n.sample.clone(), [b, c, h, w]), device),
-            Tensor::from_data(
-                TensorData::new(n.temb.clone(), [b, self.embedding_dim]),
-                device,
-            ),
-            Tensor::from_data(TensorData::new(n.noise.clone(), [b, c, h, w]), device),
+        noise_batch(
+            &self.schedule,
+            x0,
+            self.cache.len_one(),
+            ts,
+            self.embedding_dim,
+            rng,
         )
+        .map_err(PretrainError::engine)
     }
 }
 
@@ -114,25 +78,11 @@ impl StageRun for UnetRun {
                 &mut x0[b * c * h * w..(b + 1) * c * h * w],
             );
         }
-        let total = self.schedule.num_train_timesteps();
-        let low = ((total as f64 * LOW_T_FRACTION) as usize).max(1);
-        let ts: Vec<usize> = (0..indices.len())
-            .map(|_| {
-                let bound = if uniform(&mut rng) < LOW_T_SHARE {
-                    low
-                } else {
-                    total
-                };
-                rng.random_range(0..bound)
-            })
-            .collect();
+        let ts = biased_timesteps(&mut rng, indices.len(), self.schedule.num_train_timesteps());
         let noised = self.noise(&x0, &ts, &mut rng)?;
-        let (sample, temb, noise) = self.tensors(&noised, &self.device);
-        let b = ts.len();
-        let weights = Tensor::<4>::from_data(
-            TensorData::new(noised.weights.clone(), [b, 1, 1, 1]),
-            &self.device,
-        );
+        let (sample, temb, noise) =
+            noised.tensors(self.cache.shape, self.embedding_dim, &self.device);
+        let weights = Noised::per_sample(noised.weights.clone(), &self.device);
         let err = (self.model.forward(sample, temb) - noise).powi_scalar(2);
         let per_sample = err.mean_dims(&[1, 2, 3]);
         let mse = per_sample.clone().mean();
@@ -161,7 +111,8 @@ impl StageRun for UnetRun {
                 .map(|t| t.min(total - 1))
                 .collect();
             let noised = self.noise(&x0, &ts, &mut rng)?;
-            let (sample, temb, noise) = self.tensors(&noised, &plain);
+            let (sample, temb, noise) =
+                noised.tensors(self.cache.shape, self.embedding_dim, &plain);
             let err = (self.ema.forward(sample, temb) - noise)
                 .powi_scalar(2)
                 .mean();

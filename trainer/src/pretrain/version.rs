@@ -2,12 +2,15 @@
 //! graphs through [`crate::export`], their weight-name maps, and `manifest.json`.
 use super::state::{checkpoint_dir, load_module, read_loss_log, TrainState};
 use super::{Autoencoder, PretrainError};
+use crate::corpus::Corpus;
 use crate::export::{export_decoder, export_encoder, export_unet, Batch, Exported};
-use crate::model::UnetConfig;
+use crate::model::{AutoencoderConfig, Unet, UnetConfig};
+use burn::module::Module;
 use burn::tensor::Device;
 use refrain_engine::manifest::{
     self, LatentConfig, Manifest, ScheduleConfig, UnetConfig as ManifestUnet, FORMAT_VERSION,
 };
+use refrain_engine::spectrogram::AudioConfig;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -32,7 +35,13 @@ pub struct ExportOptions {
     pub name: String,
     /// Batch size baked into a graph the exporter cannot make dynamic.
     pub fixed_batch: usize,
+    /// The pretraining corpus: when given, its held-out windows' latents ship as the
+    /// fine-tune's forgetting guard ([`crate::finetune::GUARD_FILE`]).
+    pub corpus: Option<PathBuf>,
 }
+
+/// Held-out windows encoded into the guard file.
+const GUARD_WINDOWS: usize = 32;
 
 /// Exports the checkpoints as version 0 (the base) and returns the written manifest.
 ///
@@ -90,16 +99,68 @@ pub fn export_version(options: &ExportOptions) -> Result<Manifest, PretrainError
     }
     .unwrap_or(1.0);
 
-    let out = &options.out;
+    let guard = match &options.corpus {
+        Some(dir) => Some(guard_latents(dir, &ae, scale, &device)?),
+        None => None,
+    };
+    let training = training_summary(
+        &options.checkpoints,
+        &ae_state,
+        unet_ckpt.as_ref().map(|(_, s)| s),
+        &unet_config,
+    )?;
+    let nets = Networks {
+        ae: &ae,
+        unet: &unet,
+        embedding_dim: unet_config.embedding_dim,
+        audio,
+        shape,
+        scale,
+    };
+    write_networks(
+        &options.out,
+        &options.name,
+        options.fixed_batch,
+        &nets,
+        guard,
+        training,
+    )
+}
+
+/// The trained (or initialised) networks of a version and what describes them.
+struct Networks<'a> {
+    ae: &'a Autoencoder,
+    unet: &'a Unet,
+    embedding_dim: usize,
+    audio: AudioConfig,
+    shape: [usize; 3],
+    scale: f32,
+}
+
+/// Exports the three graphs, the guard latents when given, and `manifest.json` as version 0.
+fn write_networks(
+    out: &Path,
+    name: &str,
+    fixed_batch: usize,
+    nets: &Networks<'_>,
+    guard: Option<Vec<Vec<f32>>>,
+    training: serde_json::Value,
+) -> Result<Manifest, PretrainError> {
+    let (audio, shape) = (&nets.audio, nets.shape);
     std::fs::create_dir_all(out).map_err(PretrainError::io(out))?;
-    let b = options.fixed_batch;
+    let b = fixed_batch;
     let save = |e: &Exported, stem: &str| e.save(out, stem).map_err(PretrainError::from);
-    let encoder = export_encoder(&ae.encoder, [1, audio.n_mels, audio.frames], b)?;
+    let encoder = export_encoder(&nets.ae.encoder, [1, audio.n_mels, audio.frames], b)?;
     save(&encoder, "encoder")?;
-    let decoder = export_decoder(&ae.decoder, shape, b)?;
+    let decoder = export_decoder(&nets.ae.decoder, shape, b)?;
     save(&decoder, "decoder")?;
-    let unet_onnx = export_unet(&unet, shape, unet_config.embedding_dim, b)?;
+    let unet_onnx = export_unet(nets.unet, shape, nets.embedding_dim, b)?;
     save(&unet_onnx, "unet")?;
+    let mut files: Vec<&str> = VERSION_FILES.to_vec();
+    if let Some(guard) = guard {
+        crate::finetune::write_guard(out, &guard).map_err(PretrainError::engine)?;
+        files.push(crate::finetune::GUARD_FILE);
+    }
     let batch_sizes = match unet_onnx.batch {
         Batch::Dynamic => None,
         Batch::Fixed(b) => Some(vec![b]),
@@ -114,35 +175,93 @@ pub fn export_version(options: &ExportOptions) -> Result<Manifest, PretrainError
 
     let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
-        name: options.name.clone(),
+        name: name.to_string(),
         version: 0,
         parent: None,
         created: manifest::rfc3339_utc(std::time::SystemTime::now()),
-        audio,
+        audio: audio.clone(),
         latent: LatentConfig {
             channels: shape[0],
             height: shape[1],
             width: shape[2],
-            scale,
+            scale: nets.scale,
         },
         schedule: ScheduleConfig::default(),
         unet: ManifestUnet {
-            embedding_dim: unet_config.embedding_dim,
+            embedding_dim: nets.embedding_dim,
         },
         files: Default::default(),
         batch_sizes,
-        training: Some(training_summary(
-            &options.checkpoints,
-            &ae_state,
-            unet_ckpt.as_ref().map(|(_, s)| s),
-            &unet_config,
-        )?),
+        training: Some(training),
     };
     manifest
-        .hash_files(out, &VERSION_FILES)
+        .hash_files(out, &files)
         .map_err(PretrainError::engine)?;
     manifest.write(out).map_err(PretrainError::engine)?;
     Ok(manifest)
+}
+
+/// Exports randomly initialised networks of the given sizes as a version (tests and
+/// simulations need real burn-exported graphs fast, without pretraining). `guard` latents are
+/// written as the version's forgetting guard when given.
+pub fn export_initialised(
+    out: &Path,
+    audio: AudioConfig,
+    autoencoder: &AutoencoderConfig,
+    unet: &UnetConfig,
+    seed: u64,
+    guard: Option<Vec<Vec<f32>>>,
+) -> Result<Manifest, PretrainError> {
+    let device = Device::flex();
+    device.seed(seed);
+    let ae = Autoencoder::init(autoencoder, &device)?;
+    let net = unet.init(&device)?;
+    let f = autoencoder.downsampling();
+    let nets = Networks {
+        ae: &ae,
+        unet: &net,
+        embedding_dim: unet.embedding_dim,
+        shape: [
+            autoencoder.latent_channels,
+            audio.n_mels / f,
+            audio.frames / f,
+        ],
+        audio,
+        scale: 1.0,
+    };
+    let training = json!({
+        "note": "randomly initialised networks (tests and simulations), not trained",
+        "autoencoder": { "config": autoencoder },
+        "unet": { "config": unet },
+    });
+    write_networks(out, "initialised", 1, &nets, guard, training)
+}
+
+/// Scaled latents of up to [`GUARD_WINDOWS`] held-out corpus windows (posterior means).
+fn guard_latents(
+    corpus: &Path,
+    ae: &Autoencoder,
+    scale: f32,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>, PretrainError> {
+    let corpus = Corpus::open(corpus)?;
+    let (_, eval) = super::data::splits(&corpus, GUARD_WINDOWS);
+    let encoder = ae.encoder.valid();
+    let mut out = Vec::with_capacity(eval.len());
+    for chunk in eval.chunks(8) {
+        let latent = encoder.forward(super::data::mel_batch(&corpus, chunk, device));
+        let values = latent
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| PretrainError::Invalid(format!("encoder output is not f32: {e:?}")))?;
+        let n = values.len() / chunk.len().max(1);
+        out.extend(
+            values
+                .chunks(n.max(1))
+                .map(|l| l.iter().map(|v| v * scale).collect::<Vec<f32>>()),
+        );
+    }
+    Ok(out)
 }
 
 /// The manifest's `training`: corpus, sizes, steps, final and held-out losses per stage.

@@ -199,7 +199,7 @@ fn decide(
         score: c.scored.r,
     };
     match nearest {
-        Some((i, distance)) if distance <= cfg.merge_radius => {
+        Some((i, distance)) if cfg.genetic && distance <= cfg.merge_radius => {
             let old = pool[i].slot;
             if c.scored.r > pool[i].score {
                 created.push(entry.clone());

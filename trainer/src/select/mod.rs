@@ -83,6 +83,10 @@ pub struct SelectConfig {
     /// A top-of-scale rating heard for less than this fraction of the clip is flagged as spam.
     /// Default 0.25, the paper's threshold: nobody can judge a 6 s clip from under 1.5 s.
     pub spam_listen_threshold: f32,
+    /// Genetic selection and the purge's near-duplicate rule. `false` is the "no selection"
+    /// ablation of `refrain-trainer simulate`: every counted accepted clip enters the pool and
+    /// only staleness purges. Default `true`.
+    pub genetic: bool,
 }
 
 impl Default for SelectConfig {
@@ -93,6 +97,7 @@ impl Default for SelectConfig {
             stale_after_versions: 3,
             min_ratings_to_normalise: 5,
             spam_listen_threshold: 0.25,
+            genetic: true,
         }
     }
 }

@@ -72,7 +72,8 @@ pub fn purge(
             live.push(s);
         }
     }
-    for s in &live {
+    // Without genetic selection (an ablation) near-duplicates are what the pool is made of.
+    for s in live.iter().filter(|_| cfg.genetic) {
         // The nearest better neighbour within ε names the reason; any one would do.
         let near_better = live
             .iter()

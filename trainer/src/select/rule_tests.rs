@@ -248,3 +248,42 @@ fn purge_ties_keep_the_older_and_stale_samples_take_nobody_with_them() {
         [(PoolId(1), PurgeReason::Stale { last_seen: 0 })]
     );
 }
+
+#[test]
+fn without_genetic_selection_every_accepted_clip_is_added() {
+    let pool = [entry(1, 10, &[1.0, 0.0], 0.9)];
+    let off = SelectConfig {
+        genetic: false,
+        ..cfg()
+    };
+    // Same conditioning, worse score: lost with selection, added without.
+    let c = [cand(2, &[1.0, 0.0], 0.1)];
+    assert!(matches!(
+        select(&pool, &c, &cfg()).decisions[0],
+        Decision::Lost { .. }
+    ));
+    let s = select(&pool, &c, &off);
+    assert!(matches!(s.decisions[0], Decision::Added { .. }));
+    assert_eq!(s.pool.len(), 2);
+    // A rejected clip still never enters.
+    let mut rejected = cand(3, &[0.0, 1.0], 0.0);
+    rejected.scored.candidate = false;
+    assert!(matches!(
+        select(&pool, &[rejected], &off).decisions[0],
+        Decision::Skipped(SkipReason::NotAccepted)
+    ));
+}
+
+#[test]
+fn without_genetic_selection_the_purge_keeps_near_duplicates() {
+    let pool = [
+        sample(1, &[1.0, 0.0], 0.9, 1, None),
+        sample(2, &[1.0, 0.0], 0.1, 1, None),
+    ];
+    assert_eq!(purge(&pool, 2, &cfg()).len(), 1);
+    let off = SelectConfig {
+        genetic: false,
+        ..cfg()
+    };
+    assert!(purge(&pool, 2, &off).is_empty());
+}

@@ -1,0 +1,103 @@
+//! The ε-prediction training problem shared by pretraining and fine-tuning: which timesteps a
+//! batch draws, how clean latents are noised, and the min-SNR weights.
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use refrain_engine::ddim::{timestep_embeddings, DdimError, NoiseSchedule};
+
+/// min-SNR-γ (Hang et al. 2023): ε-loss weight min(SNR, γ) / SNR.
+const MIN_SNR_GAMMA: f64 = 5.0;
+/// Share of timesteps drawn from [0, 0.7·T) (the rest uniform over all T): variations start
+/// from the producer's latent at strength ≈ 0.3–0.7, so low-to-middle noise matters most.
+const LOW_T_SHARE: f64 = 0.8;
+const LOW_T_FRACTION: f64 = 0.7;
+
+/// One noised batch: x_t, temb, the noise, and the min-SNR weights, flat and batch-major.
+pub struct Noised {
+    /// x_t for each latent.
+    pub sample: Vec<f32>,
+    /// The sinusoidal embedding of each timestep.
+    pub temb: Vec<f32>,
+    /// The ε each x_t was made with (the target).
+    pub noise: Vec<f32>,
+    /// min-SNR-γ loss weight per latent.
+    pub weights: Vec<f32>,
+}
+
+/// `n` training timesteps, biased toward t < 0.7·T (DESIGN.md §6).
+pub fn biased_timesteps(rng: &mut ChaCha8Rng, n: usize, total: usize) -> Vec<usize> {
+    let low = ((total as f64 * LOW_T_FRACTION) as usize).max(1);
+    (0..n)
+        .map(|_| {
+            let bound = if rng.random::<f64>() < LOW_T_SHARE {
+                low
+            } else {
+                total
+            };
+            rng.random_range(0..bound)
+        })
+        .collect()
+}
+
+/// `n` timesteps spread evenly over [0, T): a fixed problem for held-out losses.
+pub fn spread_timesteps(n: usize, total: usize) -> Vec<usize> {
+    let n1 = n.max(1);
+    (0..n)
+        .map(|j| ((j * total + total / 2) / n1).min(total - 1))
+        .collect()
+}
+
+/// Noises `x0` (latents of `len_one` values, one after another) at timesteps `ts` with ε drawn
+/// from `rng`.
+pub fn noise_batch(
+    schedule: &NoiseSchedule,
+    x0: &[f32],
+    len_one: usize,
+    ts: &[usize],
+    embedding_dim: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Noised, DdimError> {
+    let noise = crate::pretrain::normal(rng, x0.len());
+    let mut sample = Vec::with_capacity(x0.len());
+    let mut weights = Vec::with_capacity(ts.len());
+    for (b, &t) in ts.iter().enumerate() {
+        let range = b * len_one..(b + 1) * len_one;
+        sample.extend(schedule.q_sample(&x0[range.clone()], &noise[range], t)?);
+        let snr = schedule.snr(t)?;
+        weights.push((snr.min(MIN_SNR_GAMMA) / snr) as f32);
+    }
+    let tf: Vec<f32> = ts.iter().map(|&t| t as f32).collect();
+    Ok(Noised {
+        sample,
+        temb: timestep_embeddings(&tf, embedding_dim),
+        noise,
+        weights,
+    })
+}
+
+impl Noised {
+    /// (x_t, temb, ε) as tensors of latent `shape` [C, H, W] on `device`.
+    pub fn tensors(
+        &self,
+        shape: [usize; 3],
+        embedding_dim: usize,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<2>, Tensor<4>) {
+        let [c, h, w] = shape;
+        let b = self.weights.len();
+        (
+            Tensor::from_data(TensorData::new(self.sample.clone(), [b, c, h, w]), device),
+            Tensor::from_data(
+                TensorData::new(self.temb.clone(), [b, embedding_dim]),
+                device,
+            ),
+            Tensor::from_data(TensorData::new(self.noise.clone(), [b, c, h, w]), device),
+        )
+    }
+
+    /// A per-latent weight vector as a [B, 1, 1, 1] tensor, for broadcasting over the loss.
+    pub fn per_sample(values: Vec<f32>, device: &Device) -> Tensor<4> {
+        let b = values.len();
+        Tensor::from_data(TensorData::new(values, [b, 1, 1, 1]), device)
+    }
+}

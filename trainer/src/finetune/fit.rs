@@ -1,0 +1,283 @@
+//! The fine-tune itself: the parent's UNet from its ONNX initializers, Adam on the
+//! confidence-weighted ε-loss over the pool, and a held-out guard that stops it before it forgets.
+use super::data::{Guard, GuardSource, TrainingSet};
+use super::{FinetuneError, FinetuneOptions};
+use crate::diffusion::{biased_timesteps, noise_batch, spread_timesteps, Noised};
+use crate::model::{Unet, UnetConfig};
+use crate::onnx::{load_from_onnx, patch_onnx_initializers, NameMap};
+use crate::pretrain::{roll_rows, step_rng};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::RngExt;
+use refrain_engine::ddim::NoiseSchedule;
+use refrain_engine::manifest::Manifest;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// Linear learning-rate warm-up: Adam's first steps are full-size whatever the gradient.
+const WARMUP: usize = 10;
+
+/// Optimisation settings of a fine-tune.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitParams {
+    /// Maximum steps (the guard may stop earlier).
+    pub steps: usize,
+    /// Latents per step (drawn from the pool with replacement).
+    pub batch: usize,
+    /// Peak learning rate: small, the pool is tiny next to the corpus.
+    pub lr: f64,
+    /// Seed of batches, timesteps and noise.
+    pub seed: u64,
+    /// Steps between held-out checks.
+    pub guard_every: usize,
+    /// Stop once the held-out loss exceeds the parent's by this fraction.
+    pub guard_tolerance: f64,
+}
+
+impl Default for FitParams {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            batch: 8,
+            lr: 5e-5,
+            seed: 7,
+            guard_every: 20,
+            guard_tolerance: 0.05,
+        }
+    }
+}
+
+/// What the fine-tune measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitOutcome {
+    /// Steps trained (including any after the last accepted check).
+    pub steps_run: usize,
+    /// The step whose weights were kept (the last check within tolerance).
+    pub kept_step: usize,
+    /// Whether the guard stopped training before `steps`.
+    pub stopped_early: bool,
+    /// Where the held-out latents came from.
+    pub guard_source: GuardSource,
+    /// Held-out latents.
+    pub guard_latents: usize,
+    /// Held-out ε-loss of the parent.
+    pub guard_before: f32,
+    /// Held-out ε-loss of the kept weights.
+    pub guard_after: f32,
+    /// Weighted training loss of the first and the last step.
+    pub first_loss: f32,
+    /// See `first_loss`.
+    pub last_loss: f32,
+    /// Mean wall time per training step.
+    pub ms_per_step: f64,
+}
+
+/// The kept UNet as a patched copy of the parent's graph, and what happened.
+pub(super) struct Fitted {
+    pub outcome: FitOutcome,
+    pub unet_onnx: Vec<u8>,
+}
+
+/// Loads a version's UNet into burn (sizes from its manifest's `training.unet.config`, weights
+/// from `unet.onnx` through `unet.names.json`), with the name map and the graph's bytes.
+pub fn load_unet(
+    dir: &Path,
+    manifest: &Manifest,
+    device: &Device,
+) -> Result<(Unet, NameMap, Vec<u8>), FinetuneError> {
+    let config: UnetConfig = manifest
+        .training
+        .as_ref()
+        .and_then(|t| t.get("unet"))
+        .and_then(|u| u.get("config"))
+        .cloned()
+        .ok_or_else(|| {
+            FinetuneError::Model(format!(
+                "{}: manifest.json has no training.unet.config; only versions exported by refrain-trainer can be fine-tuned",
+                dir.display()
+            ))
+        })
+        .and_then(|v| serde_json::from_value(v).map_err(FinetuneError::model))?;
+    let names_path = dir.join("unet.names.json");
+    let names_text =
+        std::fs::read_to_string(&names_path).map_err(FinetuneError::io(&names_path))?;
+    let names: NameMap = serde_json::from_str(&names_text)
+        .map_err(|e| FinetuneError::Model(format!("{}: {e}", names_path.display())))?;
+    let onnx_path = dir.join("unet.onnx");
+    let onnx = std::fs::read(&onnx_path).map_err(FinetuneError::io(&onnx_path))?;
+    let unet = config.init(device).map_err(FinetuneError::model)?;
+    let unet = load_from_onnx(&onnx, unet, &names).map_err(FinetuneError::model)?;
+    Ok((unet, names, onnx))
+}
+
+/// The fixed held-out problem: every guard latent at spread timesteps with fixed noise.
+struct GuardProblem {
+    batches: Vec<Noised>,
+}
+
+impl GuardProblem {
+    fn new(
+        guard: &Guard,
+        schedule: &NoiseSchedule,
+        embedding_dim: usize,
+        seed: u64,
+        batch: usize,
+    ) -> Result<Self, FinetuneError> {
+        let n = guard.latents.len();
+        let len_one = guard.latents.first().map_or(0, Vec::len);
+        let ts = spread_timesteps(n, schedule.num_train_timesteps());
+        let mut batches = Vec::new();
+        for (k, chunk) in guard.latents.chunks(batch.max(1)).enumerate() {
+            let mut rng = step_rng(seed ^ 0x6A2D, k);
+            let x0: Vec<f32> = chunk.iter().flatten().copied().collect();
+            let t = &ts[k * batch.max(1)..k * batch.max(1) + chunk.len()];
+            batches.push(
+                noise_batch(schedule, &x0, len_one, t, embedding_dim, &mut rng)
+                    .map_err(FinetuneError::model)?,
+            );
+        }
+        Ok(Self { batches })
+    }
+
+    /// Mean ε-MSE of `unet` (unweighted: forgetting anywhere on the schedule counts).
+    fn loss(&self, unet: &Unet, shape: [usize; 3], embedding_dim: usize, device: &Device) -> f32 {
+        let (mut sum, mut count) = (0.0f64, 0usize);
+        for b in &self.batches {
+            let (sample, temb, noise) = b.tensors(shape, embedding_dim, device);
+            let mse = (unet.forward(sample, temb) - noise).powi_scalar(2).mean();
+            let n = b.weights.len();
+            sum += f64::from(mse.into_scalar::<f32>()) * n as f64;
+            count += n;
+        }
+        (sum / count.max(1) as f64) as f32
+    }
+}
+
+/// Fine-tunes the parent's UNet on `set`; see [`FitParams`] for the knobs.
+pub(super) fn fine_tune(
+    parent_dir: &Path,
+    parent: &Manifest,
+    set: &TrainingSet,
+    guard: &Guard,
+    options: &FinetuneOptions,
+) -> Result<Fitted, FinetuneError> {
+    let p = &options.fit;
+    if p.steps == 0 || p.batch == 0 || p.guard_every == 0 || !p.lr.is_finite() || p.lr <= 0.0 {
+        return Err(FinetuneError::Model(
+            "steps, batch and guard_every must be at least 1 and lr positive".into(),
+        ));
+    }
+    let plain = options.backend.device().map_err(FinetuneError::model)?;
+    let device = plain.clone().autodiff();
+    let (mut model, names, onnx) = load_unet(parent_dir, parent, &device)?;
+    let schedule = NoiseSchedule::from_config(&parent.schedule).map_err(FinetuneError::model)?;
+    let emb = parent.unet.embedding_dim;
+    let l = &parent.latent;
+    let shape = [l.channels, l.height, l.width];
+    let len_one = l.len();
+    let problem = GuardProblem::new(guard, &schedule, emb, p.seed, p.batch)?;
+    let guard_before = problem.loss(&model.valid(), shape, emb, &plain);
+    let limit = f64::from(guard_before) * (1.0 + p.guard_tolerance);
+    let mut kept = model.valid();
+    let mut outcome = FitOutcome {
+        steps_run: 0,
+        kept_step: 0,
+        stopped_early: false,
+        guard_source: guard.source,
+        guard_latents: guard.latents.len(),
+        guard_before,
+        guard_after: guard_before,
+        first_loss: f32::NAN,
+        last_loss: f32::NAN,
+        ms_per_step: 0.0,
+    };
+    let mut optim = AdamConfig::new().init();
+    let bar = if options.progress {
+        ProgressBar::new(p.steps as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("fine-tune {bar:30} {pos}/{len} {msg} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let began = Instant::now();
+    for step in 0..p.steps {
+        let mut rng = step_rng(p.seed, step);
+        let picks: Vec<usize> = (0..p.batch)
+            .map(|_| rng.random_range(0..set.len()))
+            .collect();
+        let mut x0 = vec![0.0f32; picks.len() * len_one];
+        for (b, &i) in picks.iter().enumerate() {
+            // A random roll in time, as in pretraining: the pool is tiny, so vary it.
+            let shift = rng.random_range(0..l.width.max(1));
+            roll_rows(
+                set.latent(i),
+                l.width,
+                shift,
+                &mut x0[b * len_one..(b + 1) * len_one],
+            );
+        }
+        let ts = biased_timesteps(&mut rng, picks.len(), schedule.num_train_timesteps());
+        let noised = noise_batch(&schedule, &x0, len_one, &ts, emb, &mut rng)
+            .map_err(FinetuneError::model)?;
+        let (sample, temb, noise) = noised.tensors(shape, emb, &device);
+        // ω · min-SNR weight per latent: the pretraining objective, weighted by confidence.
+        let w: Vec<f32> = picks
+            .iter()
+            .zip(&noised.weights)
+            .map(|(&i, s)| set.weight(i) * s)
+            .collect();
+        let weights = Noised::per_sample(w, &device);
+        let per_sample = (model.forward(sample, temb) - noise)
+            .powi_scalar(2)
+            .mean_dims(&[1, 2, 3]);
+        let loss = (per_sample * weights).mean();
+        let value = loss.clone().into_scalar::<f32>();
+        if !value.is_finite() {
+            return Err(FinetuneError::Model(format!(
+                "the fine-tune loss became {value} at step {step}: lower the learning rate"
+            )));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let warm = ((step + 1) as f64 / WARMUP as f64).min(1.0);
+        model = optim.step(p.lr * warm, model, grads);
+        if step == 0 {
+            outcome.first_loss = value;
+        }
+        outcome.last_loss = value;
+        outcome.steps_run = step + 1;
+        bar.inc(1);
+        if (step + 1) % p.guard_every == 0 || step + 1 == p.steps {
+            let g = problem.loss(&model.valid(), shape, emb, &plain);
+            bar.set_message(format!(
+                "loss {value:.4} held-out {g:.4} (parent {guard_before:.4})"
+            ));
+            tracing::info!(
+                "fine-tune step {}: loss {value:.5}, held-out {g:.5} (parent {guard_before:.5})",
+                step + 1
+            );
+            if f64::from(g) > limit || !g.is_finite() {
+                outcome.stopped_early = step + 1 < p.steps || outcome.kept_step == 0;
+                if outcome.kept_step == 0 {
+                    return Err(FinetuneError::Forgetting {
+                        before: guard_before,
+                        after: g,
+                        steps: step + 1,
+                    });
+                }
+                break;
+            }
+            kept = model.valid();
+            outcome.kept_step = step + 1;
+            outcome.guard_after = g;
+        }
+    }
+    bar.finish_and_clear();
+    outcome.ms_per_step = began.elapsed().as_secs_f64() * 1e3 / outcome.steps_run.max(1) as f64;
+    let unet_onnx = patch_onnx_initializers(&onnx, &kept, &names).map_err(FinetuneError::model)?;
+    Ok(Fitted { outcome, unet_onnx })
+}

@@ -1,0 +1,225 @@
+//! One simulated listening session: the current version (and, after the first fine-tune, the
+//! base on the same requests, stored as blind baseline clips) generates, virtual producers rate,
+//! and everything goes into the feedback store as the plugin would write it.
+use super::metrics::{diversity, mean, win_rate, VersionMetrics};
+use super::rater::{spectral_centroid, Rater};
+use super::SimError;
+use rand::RngExt;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use refrain_engine::audio::Audio;
+use refrain_engine::feedback::{FeedbackStore, NewGeneration, NewRating, SongId};
+use refrain_engine::pipeline::{GenerateRequest, Pipeline, SongInput};
+use std::ops::ControlFlow;
+
+/// A conditioning song known to the store.
+pub struct Song {
+    /// Row id in the store.
+    pub id: SongId,
+    /// Name for the request.
+    pub name: String,
+    /// Its audio.
+    pub audio: Audio,
+}
+
+/// One request of a round: which songs, with which weights, and the seed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    songs: Vec<(usize, f32)>,
+    seed: u64,
+}
+
+/// The round's requests, drawn from `(seed, round)` alone so every arm hears the same ones.
+pub fn requests(seed: u64, round: usize, n: usize, songs: usize) -> Vec<Request> {
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (round as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
+    (0..n)
+        .map(|_| {
+            let first = rng.random_range(0..songs);
+            let mut picks = vec![(first, 1.0f32)];
+            if songs > 1 && rng.random::<f32>() < 0.5 {
+                let second = (first + rng.random_range(1..songs)) % songs;
+                picks.push((second, rng.random_range(0.3..1.0)));
+            }
+            Request {
+                songs: picks,
+                seed: rng.random::<u64>() >> 11,
+            }
+        })
+        .collect()
+}
+
+/// Generation settings of the simulation.
+#[derive(Debug, Clone, Copy)]
+pub struct Generation {
+    /// Strength of the variations.
+    pub strength: f64,
+    /// DDIM steps.
+    pub steps: usize,
+}
+
+/// A clip made for a request, with what the raters measure.
+pub struct Made {
+    centroid: f32,
+    latent: Vec<f32>,
+    clip_ms: u64,
+    clip: refrain_engine::feedback::ClipId,
+}
+
+/// Generates one request's clip with `pipe` and stores it.
+fn make(
+    pipe: &mut Pipeline,
+    store: &mut FeedbackStore,
+    songs: &[Song],
+    r: &Request,
+    g: Generation,
+    baseline: bool,
+) -> Result<Made, SimError> {
+    let config = pipe.model().manifest().audio.clone();
+    let request = GenerateRequest {
+        songs: r
+            .songs
+            .iter()
+            .map(|&(i, w)| SongInput {
+                name: songs[i].name.clone(),
+                audio: songs[i].audio.clone(),
+                offset_s: Some(0.0),
+                weight: w,
+            })
+            .collect(),
+        strength: g.strength,
+        steps: g.steps,
+        eta: 0.0,
+        seeds: vec![r.seed],
+        output_rate: config.sample_rate,
+    };
+    let (clips, _) = pipe.generate(&request, &mut |_| ControlFlow::Continue(()))?;
+    let clip = clips
+        .into_iter()
+        .next()
+        .ok_or_else(|| SimError::Invalid("the pipeline returned no clip".into()))?;
+    let centroid = spectral_centroid(&clip.audio, &config).unwrap_or(0.0);
+    let clip_ms = (clip.audio.len() as u64 * 1000 / u64::from(config.sample_rate.max(1))).max(1);
+    let id = store.add_generation(NewGeneration {
+        song_ids: r.songs.iter().map(|&(i, _)| songs[i].id).collect(),
+        weights: r.songs.iter().map(|&(_, w)| w).collect(),
+        seed: r.seed,
+        strength: g.strength as f32,
+        steps: g.steps as u32,
+        eta: 0.0,
+        model_version: pipe.model().manifest().version,
+        is_baseline: baseline,
+        audio: clip.audio,
+        sample_rate: config.sample_rate,
+        latent: clip.latent.clone(),
+    })?;
+    Ok(Made {
+        centroid,
+        latent: clip.latent,
+        clip_ms,
+        clip: id,
+    })
+}
+
+/// What a rater said about a clip.
+struct Heard {
+    stars: Option<f32>,
+    utility: Option<f32>,
+}
+
+fn rate(
+    store: &mut FeedbackStore,
+    rater: &Rater,
+    made: &Made,
+    rng: &mut ChaCha8Rng,
+) -> Result<Heard, SimError> {
+    let d = rater.rate(made.centroid, made.clip_ms, rng);
+    store.add_rating(&NewRating::new(
+        made.clip,
+        d.accepted,
+        Some(d.stars),
+        d.listen_ms,
+        made.clip_ms,
+        rater.id.clone(),
+    ))?;
+    Ok(Heard {
+        stars: d.utility.map(|_| f32::from(d.stars)),
+        utility: d.utility,
+    })
+}
+
+/// A round's clips: `ours` from the current version, `theirs` from the base on the same
+/// requests (empty in the first round, when the current version is the base).
+pub struct RoundClips {
+    version: u32,
+    ours: Vec<Made>,
+    theirs: Vec<Made>,
+}
+
+impl RoundClips {
+    /// Centroids of the current version's clips.
+    pub fn centroids(&self) -> Vec<f32> {
+        self.ours.iter().map(|m| m.centroid).collect()
+    }
+}
+
+/// Generates and stores every request's clip through `current`, and through `base` when given.
+pub fn generate_round(
+    current: &mut Pipeline,
+    mut base: Option<&mut Pipeline>,
+    store: &mut FeedbackStore,
+    songs: &[Song],
+    requests: &[Request],
+    g: Generation,
+) -> Result<RoundClips, SimError> {
+    let mut clips = RoundClips {
+        version: current.model().manifest().version,
+        ours: Vec::with_capacity(requests.len()),
+        theirs: Vec::new(),
+    };
+    for r in requests {
+        clips.ours.push(make(current, store, songs, r, g, false)?);
+        if let Some(base) = base.as_deref_mut() {
+            clips.theirs.push(make(base, store, songs, r, g, true)?);
+        }
+    }
+    Ok(clips)
+}
+
+/// Each request's clip (and its baseline twin) rated by one randomly chosen rater, blind;
+/// returns the round's metrics (pool/guard fields are filled by the caller).
+pub fn rate_round(
+    store: &mut FeedbackStore,
+    clips: &RoundClips,
+    raters: &[Rater],
+    seed: u64,
+) -> Result<VersionMetrics, SimError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut ours = Vec::with_capacity(clips.ours.len());
+    let mut theirs = Vec::with_capacity(clips.theirs.len());
+    for (i, made) in clips.ours.iter().enumerate() {
+        let rater = &raters[rng.random_range(0..raters.len())];
+        ours.push(rate(store, rater, made, &mut rng)?);
+        if let Some(twin) = clips.theirs.get(i) {
+            theirs.push(rate(store, rater, twin, &mut rng)?);
+        }
+    }
+    let pairs = || ours.iter().zip(&theirs);
+    let div = |v: &[Made]| diversity(&v.iter().map(|m| m.latent.as_slice()).collect::<Vec<_>>());
+    let diversity_ratio = match (div(&clips.ours), div(&clips.theirs)) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    Ok(VersionMetrics {
+        version: clips.version,
+        ratings: ours.len() + theirs.len(),
+        mean_rating: mean(ours.iter().filter_map(|h| h.stars)),
+        mean_utility: mean(ours.iter().filter_map(|h| h.utility)),
+        win_rate: win_rate(pairs().map(|(a, b)| (a.stars, b.stars))),
+        utility_win_rate: win_rate(pairs().map(|(a, b)| (a.utility, b.utility))),
+        diversity_ratio,
+        pool: None,
+        guard: None,
+        no_version: None,
+    })
+}

@@ -1,0 +1,289 @@
+//! Fine-tuning end to end on a tiny, randomly initialised version: selection feeds the pool,
+//! the UNet learns the pool, the new version is published and loads, the guard refuses a
+//! forgetting run, and a trainer killed during export never leaves `current` broken.
+use burn::tensor::Device;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use refrain_engine::ddim::NoiseSchedule;
+use refrain_engine::feedback::{
+    ClipId, FeedbackStore, NewGeneration, NewRating, NewSong, SongAudio, SongId,
+};
+use refrain_engine::manifest::{self, Manifest, MANIFEST_FILE};
+use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::spectrogram::AudioConfig;
+use refrain_trainer::diffusion::{noise_batch, spread_timesteps};
+use refrain_trainer::finetune::{
+    load_unet, pending_ratings, train_next_version, FinetuneError, FinetuneOptions, FitParams,
+    EXPORT_PAUSE_ENV,
+};
+use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
+use refrain_trainer::pretrain::version::export_initialised;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const LEN: usize = 2 * 8 * 8;
+
+fn normal(seed: u64, n: usize) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect()
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    base: PathBuf,
+    liked: Vec<ClipId>,
+}
+
+/// A tiny initialised base, and a store with two songs, two liked clips, one spam rating and
+/// one rejection.
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let audio = AudioConfig {
+        n_mels: 32,
+        frames: 32,
+        ..AudioConfig::default()
+    };
+    let ae = AutoencoderConfig {
+        in_channels: 1,
+        latent_channels: 2,
+        channels: vec![8, 16],
+        res_blocks: 1,
+        norm_groups: 4,
+    };
+    let unet = UnetConfig {
+        latent_channels: 2,
+        embedding_dim: 16,
+        channels: vec![8, 16],
+        res_blocks: 1,
+        attention: true,
+        norm_groups: 4,
+    };
+    let guard: Vec<Vec<f32>> = (0..4).map(|i| normal(100 + i, LEN)).collect();
+    export_initialised(&base, audio, &ae, &unet, 1, Some(guard)).unwrap();
+    let data = dir.path().join("data");
+    let mut store = FeedbackStore::open(&data).unwrap();
+    let song = |store: &mut FeedbackStore, seed| {
+        store
+            .add_song(NewSong {
+                source: "test".into(),
+                sample_rate: 22050,
+                duration_s: 1.0,
+                wav: SongAudio::Samples(vec![0.0; 2205]),
+                latent: normal(seed, LEN),
+            })
+            .unwrap()
+    };
+    let a = song(&mut store, 1);
+    let b = song(&mut store, 2);
+    let clip = |store: &mut FeedbackStore, s: SongId, seed| {
+        store
+            .add_generation(NewGeneration {
+                song_ids: vec![s],
+                weights: vec![1.0],
+                seed,
+                strength: 0.5,
+                steps: 10,
+                eta: 0.0,
+                model_version: 0,
+                is_baseline: false,
+                audio: vec![0.0; 2205],
+                sample_rate: 22050,
+                latent: normal(1000 + seed, LEN),
+            })
+            .unwrap()
+    };
+    let liked = vec![clip(&mut store, a, 1), clip(&mut store, b, 2)];
+    for &c in &liked {
+        store
+            .add_rating(&NewRating::new(c, true, Some(5), 6000, 6000, "me"))
+            .unwrap();
+    }
+    // Top marks after 2 % of the clip: spam, never a candidate.
+    let spam = clip(&mut store, a, 3);
+    store
+        .add_rating(&NewRating::new(spam, true, Some(5), 120, 6000, "me"))
+        .unwrap();
+    let rejected = clip(&mut store, b, 4);
+    store
+        .add_rating(&NewRating::new(rejected, false, None, 6000, 6000, "me"))
+        .unwrap();
+    World {
+        _dir: dir,
+        data,
+        base,
+        liked,
+    }
+}
+
+fn options(w: &World) -> FinetuneOptions {
+    let mut o = FinetuneOptions::new(w.data.clone(), w.base.clone());
+    o.fit = FitParams {
+        steps: 30,
+        batch: 4,
+        lr: 3e-3,
+        seed: 3,
+        guard_every: 10,
+        // A random network's held-out loss is meaningless; the guard is tested on its own.
+        guard_tolerance: 100.0,
+    };
+    o
+}
+
+/// ε-MSE of a version's UNet on `latents` at fixed timesteps and noise.
+fn eps_loss(dir: &Path, latents: &[Vec<f32>]) -> f32 {
+    let m = Manifest::load(dir).unwrap();
+    let device = Device::flex();
+    let (unet, _, _) = load_unet(dir, &m, &device).unwrap();
+    let schedule = NoiseSchedule::from_config(&m.schedule).unwrap();
+    let n = 16;
+    let x0: Vec<f32> = (0..n)
+        .flat_map(|i| latents[i % latents.len()].clone())
+        .collect();
+    let ts = spread_timesteps(n, schedule.num_train_timesteps());
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let noised = noise_batch(&schedule, &x0, LEN, &ts, 16, &mut rng).unwrap();
+    let (s, t, e) = noised.tensors([2, 8, 8], 16, &device);
+    (unet.forward(s, t) - e)
+        .powi_scalar(2)
+        .mean()
+        .into_scalar::<f32>()
+}
+
+#[test]
+fn a_round_selects_learns_publishes_and_guards() {
+    let w = world();
+    let store = FeedbackStore::open(&w.data).unwrap();
+    let pool_latents: Vec<Vec<f32>> = w
+        .liked
+        .iter()
+        .map(|&c| store.generation(c).unwrap().latent)
+        .collect();
+    drop(store);
+    assert_eq!(
+        pending_ratings(&options(&w)).unwrap(),
+        3,
+        "4 ratings, 1 spam"
+    );
+
+    let report = train_next_version(&options(&w)).unwrap();
+    assert_eq!((report.parent, report.version), (0, 1));
+    assert_eq!((report.ratings, report.flagged, report.pool), (4, 1, 2));
+    let v1 = manifest::current_version_dir(&w.data, &w.base);
+    assert_eq!(v1, w.data.join("models").join("v1"));
+    let m1 = Manifest::load(&v1).unwrap();
+    assert_eq!((m1.version, m1.parent), (1, Some(0)));
+    m1.verify_files(&v1, &v1.join(MANIFEST_FILE)).unwrap();
+    assert!(m1.training.as_ref().unwrap()["finetune"]["pool"] == 2);
+    let options = ModelOptions {
+        provider: Provider::Cpu,
+        intra_threads: 1,
+        warm_up: true,
+    };
+    Model::load(&v1, options).unwrap_or_else(|e| panic!("{e}"));
+
+    // It learned the pool: lower ε-loss on the liked latents than the parent.
+    let (before, after) = (
+        eps_loss(&w.base, &pool_latents),
+        eps_loss(&v1, &pool_latents),
+    );
+    assert!(after < before * 0.9, "pool ε-loss {before} → {after}");
+
+    let store = FeedbackStore::open(&w.data).unwrap();
+    let versions: Vec<u32> = store
+        .model_versions()
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(versions, [0, 1]);
+    let pool = store.pool_samples().unwrap();
+    let clips: Vec<ClipId> = pool.iter().map(|s| s.clip_id).collect();
+    assert_eq!(clips, w.liked);
+    assert!(pool.iter().all(|s| s.last_selected_version == Some(1)));
+    drop(store);
+    assert_eq!(pending_ratings(&self::options(&w)).unwrap(), 0);
+
+    // A learning rate that wrecks the network is refused by the guard: nothing published.
+    let mut wreck = self::options(&w);
+    wreck.fit.lr = 0.5;
+    wreck.fit.guard_tolerance = 0.0;
+    wreck.fit.guard_every = 5;
+    match train_next_version(&wreck) {
+        Err(FinetuneError::Forgetting { before, after, .. }) => assert!(after > before),
+        other => panic!("expected the guard to refuse, got {other:?}"),
+    }
+    assert_eq!(manifest::current_version_dir(&w.data, &w.base), v1);
+    assert!(!w.data.join("models").join("v2").exists());
+}
+
+#[test]
+fn nothing_to_train_is_an_error_not_a_version() {
+    let w = world();
+    let mut o = options(&w);
+    o.min_pool = 3;
+    let err = train_next_version(&o).unwrap_err();
+    assert!(matches!(err, FinetuneError::NothingToTrain(_)), "{err}");
+    assert_eq!(manifest::current_version_dir(&w.data, &w.base), w.base);
+}
+
+#[test]
+fn trainer_killed_during_export_never_breaks_current() {
+    let w = world();
+    let bin = env!("CARGO_BIN_EXE_refrain-trainer");
+    let run = |pause_ms: u64| {
+        let mut cmd = Command::new(bin);
+        cmd.args(["train", "--data-dir"])
+            .arg(&w.data)
+            .arg("--model-base")
+            .arg(&w.base)
+            .args(["--steps", "2", "--batch", "2", "--guard-every", "2"])
+            .args(["--guard-tolerance", "100", "--lr", "1e-4"])
+            .env(EXPORT_PAUSE_ENV, pause_ms.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    // How long one run takes without kills, to aim the kills into its export.
+    let started = std::time::Instant::now();
+    assert!(run(40).status().unwrap().success());
+    let full = started.elapsed();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let temps = |models: &Path| -> Vec<String> {
+        std::fs::read_dir(models)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| n.starts_with(".tmp"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let models = w.data.join("models");
+    let mut inside_export = 0;
+    for round in 0..12 {
+        let mut child = run(40).spawn().unwrap();
+        // The export's pauses (9 × 40 ms) sit at the end of the run.
+        let at = full.as_secs_f64() * rng.random_range(0.4..1.1);
+        std::thread::sleep(Duration::from_secs_f64(at));
+        let _ = child.kill();
+        let _ = child.wait();
+        // A temp version left behind means the kill landed inside an export.
+        if !temps(&models).is_empty() {
+            inside_export += 1;
+        }
+        let dir = manifest::current_version_dir(&w.data, &w.base);
+        let m = Manifest::load(&dir).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        m.verify_files(&dir, &dir.join(MANIFEST_FILE))
+            .unwrap_or_else(|e| panic!("round {round}: current {} is broken: {e}", dir.display()));
+    }
+    assert!(
+        inside_export >= 3,
+        "only {inside_export} of 12 kills landed inside an export"
+    );
+    // A clean run afterwards publishes and sweeps the remains of killed exports.
+    assert!(run(0).status().unwrap().success());
+    assert!(temps(&models).is_empty(), "{:?}", temps(&models));
+}
