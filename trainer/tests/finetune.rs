@@ -287,3 +287,59 @@ fn trainer_killed_during_export_never_breaks_current() {
     assert!(run(0).status().unwrap().success());
     assert!(temps(&models).is_empty(), "{:?}", temps(&models));
 }
+
+#[test]
+fn watch_waits_for_enough_ratings_then_trains() {
+    let w = world();
+    let bin = env!("CARGO_BIN_EXE_refrain-trainer");
+    // 3 usable ratings pending; it must wait for 5.
+    let mut child = Command::new(bin)
+        .args(["watch", "--data-dir"])
+        .arg(&w.data)
+        .arg("--model-base")
+        .arg(&w.base)
+        .args([
+            "--min-ratings",
+            "5",
+            "--poll-seconds",
+            "0.1",
+            "--rounds",
+            "1",
+        ])
+        .args(["--steps", "2", "--batch", "2", "--guard-every", "2"])
+        .args(["--guard-tolerance", "100"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "watch trained too early"
+    );
+    assert_eq!(manifest::current_version_dir(&w.data, &w.base), w.base);
+    let mut store = FeedbackStore::open(&w.data).unwrap();
+    for &c in &w.liked {
+        store
+            .add_rating(&NewRating::new(c, true, Some(4), 5000, 6000, "me"))
+            .unwrap();
+    }
+    drop(store);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("watch did not train after 5 ratings");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    assert_eq!(
+        manifest::current_version_dir(&w.data, &w.base),
+        w.data.join("models").join("v1")
+    );
+}
