@@ -12,7 +12,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test               provision ONNX Runtime if missing, then fmt --check, clippy, cargo test
   demo               the main job on the bundled example, written to out/
-  bench dsp|generate benchmarks with ratios against their references (librosa, diffusers)
+  bench dsp|generate|loop  benchmarks with ratios against their references (librosa, diffusers, the base model)
   corpus [--synth N] install the Debian music packages, build the corpus cache
   bundle <pkg> [--release]  CLAP + VST3 bundles in <target>/bundled, with ONNX Runtime
   ort [--gpu]        provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu}

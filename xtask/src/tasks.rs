@@ -133,7 +133,29 @@ pub fn bench(args: &[String]) -> Result<()> {
             &["bench", "-p", "refrain-engine", "--bench", "generate"],
             &ort_dir,
         ),
-        Some(other) => bail!("unknown benchmark `{other}` (available: dsp, generate)"),
+        Some("loop") => {
+            // The full simulation: 3 fine-tunes of ≤ 64 ratings per arm, three arms; extra
+            // arguments go to `refrain-trainer simulate` (e.g. --arms full --iterations 4).
+            let mut cmd = vec![
+                "run",
+                "-p",
+                "refrain-trainer",
+                "--",
+                "simulate",
+                "--model",
+                "models/base",
+                "--out",
+                "target/simulate",
+            ];
+            cmd.extend(args[1..].iter().map(String::as_str));
+            run_step(
+                "learning-loop benchmark (reference: the base version, blind, same run)",
+                &cargo,
+                &cmd,
+                &ort_dir,
+            )
+        }
+        Some(other) => bail!("unknown benchmark `{other}` (available: dsp, generate, loop)"),
     }
 }
 
