@@ -1,4 +1,5 @@
 //! Tests for `engine::audio`: decoding, WAV writing, resampling and the shaping helpers.
+mod support;
 
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
@@ -49,12 +50,6 @@ fn argmax_abs(x: &[f32]) -> usize {
         .0
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("refrain-audio-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/audio")
@@ -75,8 +70,8 @@ fn audio_helpers() {
 
 #[test]
 fn float_wav_round_trips_exactly() {
-    let dir = temp_dir("f32");
-    let path = dir.join("float.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("float.wav");
     let audio = Audio::new(
         48_000,
         vec![
@@ -92,8 +87,8 @@ fn float_wav_round_trips_exactly() {
 
 #[test]
 fn pcm16_wav_round_trips_within_one_step() {
-    let dir = temp_dir("i16");
-    let path = dir.join("pcm.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pcm.wav");
     let mut left = sine(440.0, 22_050, 2205, 0.7);
     left[10] = 1.5; // clipped to full scale, not wrapped
     left[11] = -3.0;
@@ -162,24 +157,15 @@ fn missing_file_error_names_the_path() {
 
 #[test]
 fn random_bytes_are_an_error_not_a_panic() {
-    let dir = temp_dir("corrupt");
-    // A fixed xorshift stream, so the "random" file is the same on every run.
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let bytes: Vec<u8> = (0..8192)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = support::garbage(8192);
     for name in ["noise.wav", "noise.flac", "noise.ogg", "noise", "noise.txt"] {
-        let path = dir.join(name);
+        let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
         let err = decode_file(&path).expect_err(name);
         assert!(err.to_string().contains(name), "{name}: {err}");
     }
-    let text = dir.join("notes.wav");
+    let text = dir.path().join("notes.wav");
     std::fs::write(&text, b"this is not audio at all").unwrap();
     assert!(matches!(
         decode_file(&text),
@@ -189,8 +175,8 @@ fn random_bytes_are_an_error_not_a_panic() {
 
 #[test]
 fn zero_length_wav_is_an_error() {
-    let dir = temp_dir("empty");
-    let path = dir.join("empty.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.wav");
     write_wav(&path, &Audio::new(44_100, vec![vec![]]).unwrap()).unwrap();
     let err = decode_file(&path).unwrap_err();
     assert!(

@@ -6,6 +6,7 @@
 //! `stored <uid>` / `spooled <uid>` to stdout after each one is durable (line by line, flushed).
 //! In some rounds the parent holds the write lock for a while, so the child also spools, replays
 //! and gets killed in the middle of those.
+mod support;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -17,25 +18,18 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use refrain_engine::feedback::{
-    ClipId, FeedbackStore, NewGeneration, NewRating, NewSong, OpenOptions, RatingSink, Recorded,
-    Since, SinkOptions, SongAudio, Uid, DB_FILE,
+    ClipId, FeedbackStore, NewRating, RatingSink, Recorded, Since, Uid, REJECTED_FILE,
 };
+use support::feedback::{hold_write_lock, open_options, sink_options, store_with_clip};
 
 const CHILD_ENV: &str = "REFRAIN_FEEDBACK_KILL_CHILD";
 const CLIP_ENV: &str = "REFRAIN_FEEDBACK_KILL_CLIP";
 const ROUNDS: usize = 20;
 
-fn open_options() -> OpenOptions {
-    OpenOptions {
-        busy_timeout: Duration::from_millis(30),
-    }
-}
-
-fn sink_options() -> SinkOptions {
-    SinkOptions {
-        attempts: 2,
-        backoff: Duration::from_millis(5),
-    }
+/// The sink of the child and of the checks after each kill: a short busy timeout and two tries,
+/// so the lock rounds make the child spool.
+fn open_sink(dir: impl AsRef<Path>) -> RatingSink {
+    RatingSink::open(dir, &open_options(30), sink_options(2, 5)).unwrap()
 }
 
 /// The child's body; does nothing unless started by [`killed_writer_loses_no_reported_rating`].
@@ -45,7 +39,7 @@ fn kill_child_writer() {
         return;
     };
     let clip = ClipId(std::env::var(CLIP_ENV).unwrap().parse().unwrap());
-    let mut sink = RatingSink::open(&dir, &open_options(), sink_options()).unwrap();
+    let mut sink = open_sink(&dir);
     let mut out = std::io::stdout().lock();
     for i in 0u64.. {
         let rating = NewRating::new(clip, i % 3 != 0, Some((i % 5) as u8 + 1), i, 5940, "kill");
@@ -58,41 +52,13 @@ fn kill_child_writer() {
     }
 }
 
-fn setup(dir: &Path) -> ClipId {
-    let mut store = FeedbackStore::open(dir).unwrap();
-    let song = store
-        .add_song(NewSong {
-            source: "kill test".into(),
-            sample_rate: 22_050,
-            duration_s: 0.01,
-            wav: SongAudio::Samples(vec![0.1; 220]),
-            latent: vec![0.5; 8],
-        })
-        .unwrap();
-    store
-        .add_generation(NewGeneration {
-            song_ids: vec![song],
-            weights: vec![1.0],
-            seed: 1,
-            strength: 0.5,
-            steps: 10,
-            eta: 0.0,
-            model_version: 0,
-            is_baseline: false,
-            audio: vec![0.2; 441],
-            sample_rate: 44_100,
-            latent: vec![0.25; 8],
-        })
-        .unwrap()
-}
-
 #[test]
 fn killed_writer_loses_no_reported_rating() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let clip = setup(dir.path());
+    let (dir, store, clip) = store_with_clip();
+    drop(store);
     let exe = std::env::current_exe().unwrap();
     let mut rng = StdRng::seed_from_u64(0x5eed);
     let mut reported: HashSet<Uid> = HashSet::new();
@@ -123,9 +89,7 @@ fn killed_writer_loses_no_reported_rating() {
         thread::sleep(Duration::from_millis(rng.random_range(20..250)));
         if round % 3 == 1 {
             // Hold the write lock for a while: the child retries, then spools.
-            let holder = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-            holder.busy_timeout(Duration::from_secs(5)).unwrap();
-            holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let holder = hold_write_lock(dir.path());
             thread::sleep(Duration::from_millis(rng.random_range(50..300)));
             holder.execute_batch("COMMIT").unwrap();
             thread::sleep(Duration::from_millis(rng.random_range(0..150)));
@@ -145,7 +109,7 @@ fn killed_writer_loses_no_reported_rating() {
 
         // After every kill: the store opens without recovery, replays the spool, and holds
         // every rating the child reported.
-        let sink = RatingSink::open(dir.path(), &open_options(), sink_options()).unwrap();
+        let sink = open_sink(dir.path());
         let store = sink.store();
         assert!(
             store.recovery().is_none(),
@@ -172,9 +136,7 @@ fn killed_writer_loses_no_reported_rating() {
     assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_string()]);
     // A line torn by a kill mid-append was never acknowledged (the child prints only after
     // fsync), so it may be set aside; anything else set aside would be a bug.
-    if let Ok(rejected) =
-        std::fs::read_to_string(dir.path().join(refrain_engine::feedback::REJECTED_FILE))
-    {
+    if let Ok(rejected) = std::fs::read_to_string(dir.path().join(REJECTED_FILE)) {
         for line in rejected.lines() {
             assert!(
                 serde_json::from_str::<NewRating>(line).is_err(),

@@ -1,30 +1,35 @@
 //! Loading a model version: I/O validation, providers, encode/decode/denoise on the tiny fixture
 //! model (scripts/make_tiny_model.py), and refusals that name the file and field.
+mod support;
+
 use refrain_engine::ddim::Denoiser;
 use refrain_engine::manifest::Manifest;
 use refrain_engine::model::{Model, ModelError, ModelOptions, Provider};
 use refrain_engine::spectrogram::Mel;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use support::tiny;
 
-fn tiny() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model")
-}
-
+/// The shared CPU options with the warm-up run on, so loading covers it too.
 fn cpu() -> ModelOptions {
     ModelOptions {
-        provider: Provider::Cpu,
-        intra_threads: 1,
         warm_up: true,
+        ..tiny::cpu()
     }
+}
+
+/// Why loading `dir` is refused (the test fails if it loads).
+fn refusal(dir: &Path) -> String {
+    Model::load(dir, cpu())
+        .err()
+        .expect("must refuse")
+        .to_string()
 }
 
 /// A copy of the tiny model in a temp dir, with `file` replaced by `bytes` and the hash updated,
 /// so only the graph check (not the sha check) can object.
 fn with_replaced(file: &str, bytes: &[u8]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["manifest.json", "encoder.onnx", "decoder.onnx", "unet.onnx"] {
-        std::fs::copy(tiny().join(name), dir.path().join(name)).unwrap();
-    }
+    tiny::copy_to(dir.path());
     std::fs::write(dir.path().join(file), bytes).unwrap();
     let text = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
     let mut manifest = Manifest::parse(&text, &dir.path().join("manifest.json")).unwrap();
@@ -35,7 +40,7 @@ fn with_replaced(file: &str, bytes: &[u8]) -> tempfile::TempDir {
 
 #[test]
 fn loads_and_runs_the_tiny_model_on_cpu() {
-    let mut model = Model::load(&tiny(), cpu()).unwrap_or_else(|e| panic!("{e}"));
+    let mut model = Model::load(&tiny::dir(), cpu()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(model.provider(), "cpu");
     assert!(model.warnings().is_empty(), "{:?}", model.warnings());
     assert!(model.supports_batch(3), "dynamic batch graph");
@@ -82,7 +87,7 @@ fn asking_for_cuda_without_it_warns_and_uses_cpu() {
         provider: Provider::Cuda,
         ..cpu()
     };
-    let model = Model::load(&tiny(), options).unwrap();
+    let model = Model::load(&tiny::dir(), options).unwrap();
     assert_eq!(model.provider(), "cpu");
     assert!(
         model
@@ -93,7 +98,7 @@ fn asking_for_cuda_without_it_warns_and_uses_cpu() {
         model.warnings()
     );
     let auto = Model::load(
-        &tiny(),
+        &tiny::dir(),
         ModelOptions {
             provider: Provider::Auto,
             ..cpu()
@@ -109,7 +114,7 @@ fn asking_for_cuda_without_it_warns_and_uses_cpu() {
 
 #[test]
 fn a_graph_with_the_wrong_io_is_refused_naming_file_and_field() {
-    let encoder = std::fs::read(tiny().join("encoder.onnx")).unwrap();
+    let encoder = std::fs::read(tiny::dir().join("encoder.onnx")).unwrap();
     let dir = with_replaced("unet.onnx", &encoder);
     let err = Model::load(dir.path(), cpu()).err().expect("must refuse");
     let text = err.to_string();
@@ -123,40 +128,28 @@ fn a_graph_with_the_wrong_io_is_refused_naming_file_and_field() {
 #[test]
 fn corrupt_or_missing_files_are_refused_naming_them() {
     let dir = with_replaced("decoder.onnx", b"not an onnx file at all");
-    let text = Model::load(dir.path(), cpu())
-        .err()
-        .expect("must refuse")
-        .to_string();
+    let text = refusal(dir.path());
     assert!(text.contains("decoder.onnx"), "{text}");
 
     let dir = with_replaced(
         "encoder.onnx",
-        &std::fs::read(tiny().join("encoder.onnx")).unwrap(),
+        &std::fs::read(tiny::dir().join("encoder.onnx")).unwrap(),
     );
     std::fs::write(dir.path().join("encoder.onnx"), b"tampered after hashing").unwrap();
-    let text = Model::load(dir.path(), cpu())
-        .err()
-        .expect("must refuse")
-        .to_string();
+    let text = refusal(dir.path());
     assert!(text.contains("encoder.onnx"), "{text}");
 
     std::fs::remove_file(dir.path().join("encoder.onnx")).unwrap();
-    let text = Model::load(dir.path(), cpu())
-        .err()
-        .expect("must refuse")
-        .to_string();
+    let text = refusal(dir.path());
     assert!(text.contains("encoder.onnx"), "{text}");
 
-    let text = Model::load(Path::new("/nonexistent/model"), cpu())
-        .err()
-        .expect("must refuse")
-        .to_string();
+    let text = refusal(Path::new("/nonexistent/model"));
     assert!(text.contains("/nonexistent/model"), "{text}");
 }
 
 #[test]
 fn wrong_shapes_are_refused_not_run() {
-    let mut model = Model::load(&tiny(), cpu()).unwrap();
+    let mut model = Model::load(&tiny::dir(), cpu()).unwrap();
     let small = Mel {
         n_mels: 128,
         frames: 256,

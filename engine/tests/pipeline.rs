@@ -1,21 +1,16 @@
 //! The generation pipeline on the tiny fixture model: determinism, batching, strength, cancel,
 //! and bad input (silence, NaN, long songs, odd rates) as errors or correct results, never panics.
+mod support;
+
 use refrain_engine::audio::Audio;
-use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::pipeline::{
     GenerateRequest, Pipeline, PipelineError, Progress, SongInput, Timings,
 };
 use std::ops::ControlFlow;
-use std::path::Path;
+use support::tiny::{self, song};
 
 fn pipeline() -> Pipeline {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model");
-    let options = ModelOptions {
-        provider: Provider::Cpu,
-        intra_threads: 1,
-        warm_up: false,
-    };
-    Pipeline::new(Model::load(&dir, options).unwrap_or_else(|e| panic!("{e}"))).unwrap()
+    Pipeline::new(tiny::model()).unwrap()
 }
 
 fn chord(seconds: f64, rate: u32) -> Audio {
@@ -28,15 +23,6 @@ fn chord(seconds: f64, rate: u32) -> Audio {
         })
         .collect();
     Audio::new(rate, vec![left.clone(), left]).unwrap()
-}
-
-fn song(name: &str, audio: Audio) -> SongInput {
-    SongInput {
-        name: name.into(),
-        audio,
-        offset_s: None,
-        weight: 1.0,
-    }
 }
 
 fn request(songs: Vec<SongInput>, seeds: Vec<u64>) -> GenerateRequest {

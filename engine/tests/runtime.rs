@@ -3,6 +3,8 @@
 //! These tests need the library (`cargo xtask ort`, which `cargo xtask test` runs first) and fail
 //! with the search error when it is missing rather than skipping: a silently skipped inference
 //! test would hide a broken provisioning step in CI.
+mod support;
+
 use ort::value::Tensor;
 use refrain_engine::runtime::{self, RuntimeError};
 use std::ffi::OsStr;
@@ -19,14 +21,6 @@ const B: [f32; 3] = [0.1, -0.2, 0.3];
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny.onnx")
-}
-
-/// A path under the system temp dir unique to this test process and `name`.
-fn temp_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "refrain-runtime-test-{}-{name}",
-        std::process::id()
-    ))
 }
 
 fn init_or_fail() -> &'static runtime::RuntimeInfo {
@@ -97,7 +91,8 @@ fn runs_the_tiny_model() {
 #[test]
 fn missing_model_is_an_error_naming_the_file() {
     init_or_fail();
-    let path = temp_path("does-not-exist.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("does-not-exist.onnx");
     let err = runtime::session_from_file(&path, 1).expect_err("a missing model must not load");
     assert!(matches!(err, RuntimeError::ModelMissing { .. }), "{err:?}");
     assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
@@ -106,28 +101,19 @@ fn missing_model_is_an_error_naming_the_file() {
 #[test]
 fn corrupt_model_is_an_error_naming_the_file() {
     init_or_fail();
-    let path = temp_path("corrupt.onnx");
-    // Deterministic pseudo-random bytes (xorshift), so a failure is reproducible.
-    let mut state: u32 = 0x9e37_79b9;
-    let bytes: Vec<u8> = (0..4096)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect();
-    std::fs::write(&path, bytes).expect("writing a temp file");
-    let result = runtime::session_from_file(&path, 1);
-    let _ = std::fs::remove_file(&path);
-    let err = result.expect_err("random bytes must not load as a model");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.onnx");
+    std::fs::write(&path, support::garbage(4096)).expect("writing a temp file");
+    let err =
+        runtime::session_from_file(&path, 1).expect_err("random bytes must not load as a model");
     assert!(matches!(err, RuntimeError::ModelInvalid { .. }), "{err:?}");
     assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
 }
 
 #[test]
 fn env_path_that_does_not_exist_is_an_error_naming_it() {
-    let bogus = temp_path("no-such-dir/libonnxruntime.so");
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("no-such-dir/libonnxruntime.so");
     let err = runtime::find_library_with(Some(bogus.as_os_str())).expect_err("nothing is there");
     assert!(
         matches!(err, RuntimeError::EnvPathMissing { .. }),

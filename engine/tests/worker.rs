@@ -1,27 +1,21 @@
 //! The worker thread: events in order, cancel, reload when `models/current` moves, failures as
 //! events (never a panic across the thread boundary).
+mod support;
+
 use refrain_engine::audio::Audio;
 use refrain_engine::manifest::{publish_current, Manifest};
-use refrain_engine::model::{ModelOptions, Provider};
-use refrain_engine::pipeline::{GenerateRequest, SongInput};
+use refrain_engine::pipeline::GenerateRequest;
 use refrain_engine::worker::{Event, Worker, WorkerConfig};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn tiny() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model")
-}
+use support::tiny;
 
 fn config(model_dir: Option<PathBuf>, data_dir: Option<PathBuf>) -> WorkerConfig {
     WorkerConfig {
         model_dir,
         data_dir,
-        shipped_base: tiny(),
-        options: ModelOptions {
-            provider: Provider::Cpu,
-            intra_threads: 1,
-            warm_up: false,
-        },
+        shipped_base: tiny::dir(),
+        options: tiny::cpu(),
         baseline_share: 0.0,
     }
 }
@@ -29,14 +23,8 @@ fn config(model_dir: Option<PathBuf>, data_dir: Option<PathBuf>) -> WorkerConfig
 fn request(seeds: Vec<u64>, steps: usize) -> GenerateRequest {
     let n = 44_100 * 7;
     let tone: Vec<f32> = (0..n).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect();
-    let song = SongInput {
-        name: "tone".into(),
-        audio: Audio::from_mono(44_100, tone),
-        offset_s: None,
-        weight: 1.0,
-    };
     GenerateRequest {
-        songs: vec![song],
+        songs: vec![tiny::song("tone", Audio::from_mono(44_100, tone))],
         strength: 1.0,
         steps,
         eta: 0.0,
@@ -48,11 +36,8 @@ fn request(seeds: Vec<u64>, steps: usize) -> GenerateRequest {
 /// Publishes a copy of the tiny model as version 1 (parent 0) in `data`'s `models/current`.
 fn publish_v1(data: &Path) {
     let v1 = data.join("models/v1");
-    std::fs::create_dir_all(&v1).unwrap();
-    for name in ["encoder.onnx", "decoder.onnx", "unet.onnx"] {
-        std::fs::copy(tiny().join(name), v1.join(name)).unwrap();
-    }
-    let mut manifest = Manifest::load(&tiny()).unwrap();
+    tiny::copy_to(&v1);
+    let mut manifest = Manifest::load(&tiny::dir()).unwrap();
     manifest.version = 1;
     manifest.parent = Some(0);
     manifest.write(&v1).unwrap();
@@ -77,7 +62,7 @@ fn until_end(worker: &Worker, id: u64) -> Vec<Event> {
 
 #[test]
 fn a_job_reports_model_progress_clips_and_done() {
-    let mut worker = Worker::spawn(config(Some(tiny()), None)).unwrap();
+    let mut worker = Worker::spawn(config(Some(tiny::dir()), None)).unwrap();
     let id = worker.submit(request(vec![1, 2], 5)).unwrap();
     let events = until_end(&worker, id);
     assert!(
@@ -98,7 +83,7 @@ fn a_job_reports_model_progress_clips_and_done() {
 
 #[test]
 fn cancel_stops_the_running_job_and_later_jobs_still_run() {
-    let mut worker = Worker::spawn(config(Some(tiny()), None)).unwrap();
+    let mut worker = Worker::spawn(config(Some(tiny::dir()), None)).unwrap();
     let first = worker.submit(request(vec![1, 2, 3, 4], 1000)).unwrap();
     // Wait until it is sampling, then cancel: it must stop long before 1000 steps.
     loop {
