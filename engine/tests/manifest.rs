@@ -237,6 +237,20 @@ fn write_refuses_an_invalid_manifest() {
     assert!(!dir.path().join(MANIFEST_FILE).exists());
 }
 
+/// The sample manifest created at `created`, with stand-in hashes so only `created` can fail.
+fn created_at(created: &str) -> Manifest {
+    let mut m = sample_manifest();
+    m.created = created.into();
+    for (name, digit) in [
+        ("encoder.onnx", "a"),
+        ("decoder.onnx", "b"),
+        ("unet.onnx", "c"),
+    ] {
+        m.files.insert(name.into(), digit.repeat(64));
+    }
+    m
+}
+
 #[test]
 fn created_accepts_rfc3339_variants() {
     for created in [
@@ -244,12 +258,9 @@ fn created_accepts_rfc3339_variants() {
         "2026-11-01T12:00:00.123456+02:00",
         "2026-02-28t23:59:60-11:30",
     ] {
-        let mut m = sample_manifest();
-        m.created = created.into();
-        m.files.insert("encoder.onnx".into(), "a".repeat(64));
-        m.files.insert("decoder.onnx".into(), "b".repeat(64));
-        m.files.insert("unet.onnx".into(), "c".repeat(64));
-        m.validate(Path::new("manifest.json")).expect(created);
+        created_at(created)
+            .validate(Path::new("manifest.json"))
+            .expect(created);
     }
     for bad in [
         "2026-13-01T00:00:00Z",
@@ -258,12 +269,9 @@ fn created_accepts_rfc3339_variants() {
         "2026-11-01T12:00:00+2:00",
         "2026-11-01T12:00:00+é:00",
     ] {
-        let mut m = sample_manifest();
-        m.created = bad.into();
-        m.files.insert("encoder.onnx".into(), "a".repeat(64));
-        m.files.insert("decoder.onnx".into(), "b".repeat(64));
-        m.files.insert("unet.onnx".into(), "c".repeat(64));
-        let err = m.validate(Path::new("manifest.json")).expect_err(bad);
+        let err = created_at(bad)
+            .validate(Path::new("manifest.json"))
+            .expect_err(bad);
         assert_eq!(err.field(), Some("created"), "{bad}");
     }
 }

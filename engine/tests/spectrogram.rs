@@ -13,16 +13,18 @@ fn config(name: &str) -> AudioConfig {
     )
     .expect("meta.json parses");
     let c = &meta["configs"][name];
+    let int = |key: &str| c[key].as_u64().expect(key) as usize;
+    let float = |key: &str| c[key].as_f64().expect(key) as f32;
     AudioConfig {
-        sample_rate: c["sample_rate"].as_u64().expect("sr") as u32,
-        n_fft: c["n_fft"].as_u64().expect("n_fft") as usize,
-        hop_length: c["hop_length"].as_u64().expect("hop") as usize,
-        win_length: c["win_length"].as_u64().expect("win") as usize,
-        n_mels: c["n_mels"].as_u64().expect("n_mels") as usize,
-        frames: c["frames"].as_u64().expect("frames") as usize,
-        fmin: c["fmin"].as_f64().expect("fmin") as f32,
-        fmax: c["fmax"].as_f64().expect("fmax") as f32,
-        top_db: c["top_db"].as_f64().expect("top_db") as f32,
+        sample_rate: int("sample_rate") as u32,
+        n_fft: int("n_fft"),
+        hop_length: int("hop_length"),
+        win_length: int("win_length"),
+        n_mels: int("n_mels"),
+        frames: int("frames"),
+        fmin: float("fmin"),
+        fmax: float("fmax"),
+        top_db: float("top_db"),
         griffin_lim_iters: 32,
     }
 }

@@ -61,6 +61,11 @@ impl<D: Denoiser> Denoiser for Counting<D> {
     }
 }
 
+/// Img2img: start from `latent` noised to `strength`.
+fn start_at(latent: &[f32], strength: f64) -> Start<'_> {
+    Start::Latent { latent, strength }
+}
+
 fn sampler() -> Sampler {
     Sampler::new(schedule(BetaSchedule::Linear), EMB)
 }
@@ -95,10 +100,7 @@ fn sampler_follows_the_rng_contract() {
     let (steps, eta, strength, seed) = (20, 0.5, 0.6, 7);
     let got = run(
         &s,
-        Start::Latent {
-            latent: &init,
-            strength,
-        },
+        start_at(&init, strength),
         &[seed],
         steps,
         eta,
@@ -188,10 +190,7 @@ fn strength_near_zero_returns_the_input() {
     };
     let out = run(
         &s,
-        Start::Latent {
-            latent: &init,
-            strength: 1e-3,
-        },
+        start_at(&init, 1e-3),
         &[1],
         50,
         1.0,
@@ -204,10 +203,7 @@ fn strength_near_zero_returns_the_input() {
     let mut zero = |x: &[f32], _: &[f32], _: usize| Ok(vec![0.0; x.len()]);
     let out = run(
         &s,
-        Start::Latent {
-            latent: &init,
-            strength: 0.02,
-        },
+        start_at(&init, 0.02),
         &[1],
         50,
         0.0,
@@ -229,10 +225,7 @@ fn strength_near_zero_returns_the_input() {
 fn nan_and_bad_shapes_are_errors() {
     let s = sampler();
     let init = latent(8, 3);
-    let start = Start::Latent {
-        latent: &init,
-        strength: 0.5,
-    };
+    let start = start_at(&init, 0.5);
     let mut calls = 0;
     let mut nan_on_third = |x: &[f32], _: &[f32], _: usize| {
         calls += 1;
@@ -276,10 +269,7 @@ fn nan_and_bad_shapes_are_errors() {
     bad[2] = f32::INFINITY;
     let err = run(
         &s,
-        Start::Latent {
-            latent: &bad,
-            strength: 0.5,
-        },
+        start_at(&bad, 0.5),
         &[1],
         50,
         0.0,
@@ -297,46 +287,16 @@ fn nan_and_bad_shapes_are_errors() {
 fn invalid_parameters_are_refused() {
     let s = sampler();
     let init = latent(8, 4);
-    let ok = Start::Latent {
-        latent: &init,
-        strength: 0.5,
-    };
+    let ok = start_at(&init, 0.5);
     let cases: [(Start<'_>, &[u64], usize, f64, &str); 9] = [
         (ok, &[1], 0, 0.0, "steps"),
         (ok, &[1], 1001, 0.0, "steps"),
         (ok, &[1], 10, -0.1, "eta"),
         (ok, &[1], 10, f64::NAN, "eta"),
         (ok, &[], 10, 0.0, "seeds"),
-        (
-            Start::Latent {
-                latent: &init,
-                strength: 0.0,
-            },
-            &[1],
-            10,
-            0.0,
-            "strength",
-        ),
-        (
-            Start::Latent {
-                latent: &init,
-                strength: 1.01,
-            },
-            &[1],
-            10,
-            0.0,
-            "strength",
-        ),
-        (
-            Start::Latent {
-                latent: &init,
-                strength: f64::NAN,
-            },
-            &[1],
-            10,
-            0.0,
-            "strength",
-        ),
+        (start_at(&init, 0.0), &[1], 10, 0.0, "strength"),
+        (start_at(&init, 1.01), &[1], 10, 0.0, "strength"),
+        (start_at(&init, f64::NAN), &[1], 10, 0.0, "strength"),
         (Start::Noise { len: 0 }, &[1], 10, 0.0, "latent"),
     ];
     for (start, seeds, steps, eta, param) in cases {
@@ -374,10 +334,7 @@ fn invalid_parameters_are_refused() {
 fn cancel_after_k_steps_calls_the_denoiser_k_times() {
     let s = sampler();
     let init = latent(8, 5);
-    let start = Start::Latent {
-        latent: &init,
-        strength: 0.25,
-    }; // 5 of 20 steps
+    let start = start_at(&init, 0.25); // 5 of 20 steps
     for (mode, total) in [(BatchMode::OneCall, 5), (BatchMode::PerSeed, 15)] {
         for k in 0..=total {
             let mut d = Counting {
@@ -414,7 +371,7 @@ proptest! {
     fn same_seed_same_output(seed in any::<u64>(), strength in 0.05f64..=1.0, eta in 0.0f64..=1.0, steps in 1usize..30) {
         let s = sampler();
         let init = latent(12, seed);
-        let start = Start::Latent { latent: &init, strength };
+        let start = start_at(&init, strength);
         let a = run(&s, start, &[seed], steps, eta, &mut generic, BatchMode::OneCall).expect("a");
         let b = run(&s, start, &[seed], steps, eta, &mut generic, BatchMode::OneCall).expect("b");
         prop_assert_eq!(&a, &b);
@@ -429,7 +386,7 @@ proptest! {
         let s = sampler();
         let x0 = latent(16, seed);
         let mut oracle = Oracle { x0: x0.clone(), schedule: s.schedule().clone() };
-        let out = run(&s, Start::Latent { latent: &x0, strength }, &[seed, seed ^ 1], steps, eta, &mut oracle, BatchMode::OneCall)
+        let out = run(&s, start_at(&x0, strength), &[seed, seed ^ 1], steps, eta, &mut oracle, BatchMode::OneCall)
             .expect("sample");
         for x in out {
             for (a, b) in x.iter().zip(&x0) {
@@ -442,7 +399,7 @@ proptest! {
     fn batched_equals_sequential(seeds in prop::collection::vec(any::<u64>(), 1..5), strength in 0.05f64..=1.0, eta in 0.0f64..=1.0, steps in 1usize..25) {
         let s = sampler();
         let init = latent(10, 9);
-        let start = Start::Latent { latent: &init, strength };
+        let start = start_at(&init, strength);
         let batched = run(&s, start, &seeds, steps, eta, &mut generic, BatchMode::OneCall).expect("batched");
         let sequential = run(&s, start, &seeds, steps, eta, &mut generic, BatchMode::PerSeed).expect("sequential");
         prop_assert_eq!(&batched, &sequential);
