@@ -8,8 +8,9 @@ use std::path::PathBuf;
 /// Arguments of `refrain-trainer report`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The data dir holding `feedback.sqlite` (DESIGN.md 4.2).
-    #[arg(long)]
+    /// The data dir holding `feedback.sqlite` (DESIGN.md 4.2); `--data-dir` as in the other
+    /// commands.
+    #[arg(long, visible_alias = "data-dir")]
     store: PathBuf,
     /// Where to write the plot of mean rating per version (SVG).
     #[arg(long)]
