@@ -19,7 +19,7 @@ use super::clips;
 use super::error::{FeedbackError, Result};
 use super::generations::{generation_by_uid, insert_generation, Generation, NewGeneration};
 use super::ratings::{insert_rating, query_ratings, NewRating};
-use super::songs::{insert_song, song_by_uid, song_from_row, Song, SongRow, SONG_COLUMNS};
+use super::songs::{insert_song, song_by_id, song_by_uid, Song, SongRow};
 use super::store::FeedbackStore;
 use super::types::{blob_to_latent, latent_to_blob, now_ms, ClipId, Since, SongId, Uid};
 
@@ -300,17 +300,10 @@ impl FeedbackStore {
                 .collect();
             song_ids.sort();
             song_ids.dedup();
-            let sql = format!("SELECT {SONG_COLUMNS} FROM songs WHERE id = ?1");
-            let mut stmt = c.prepare(&sql)?;
-            let mut songs = Vec::with_capacity(song_ids.len());
-            for id in song_ids {
-                let mut rows = stmt.query([id])?;
-                let row = rows.next()?.ok_or(FeedbackError::NotFound {
-                    what: "song",
-                    id: id.0,
-                })?;
-                songs.push(song_from_row(row, &dir)?);
-            }
+            let songs = song_ids
+                .into_iter()
+                .map(|id| song_by_id(c, id, &dir))
+                .collect::<Result<Vec<_>>>()?;
             Ok((songs, gens.into_values().collect(), ratings))
         })
     }

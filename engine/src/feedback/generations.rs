@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::clips;
 use super::error::{FeedbackError, Result};
+use super::rows::{collect_rows, require_row};
 use super::store::FeedbackStore;
 use super::types::{
     blob_to_latent, check_latent, latent_to_blob, now_ms, seed_from_sql, seed_to_sql, ClipId,
@@ -91,15 +92,7 @@ impl FeedbackStore {
         let id = self
             .write(|tx| {
                 for &s in &g.song_ids {
-                    let exists: Option<i64> = tx
-                        .query_row("SELECT 1 FROM songs WHERE id = ?1", [s], |r| r.get(0))
-                        .optional()?;
-                    if exists.is_none() {
-                        return Err(FeedbackError::NotFound {
-                            what: "song",
-                            id: s.0,
-                        });
-                    }
+                    require_row(tx, "songs", "song", s.0)?;
                 }
                 insert_generation(tx, uid, created, &g, &rel)
             })
@@ -124,13 +117,7 @@ impl FeedbackStore {
         let dir = self.data_dir.clone();
         self.read(|c| {
             let sql = format!("SELECT {GENERATION_COLUMNS} FROM generations g ORDER BY g.id");
-            let mut stmt = c.prepare(&sql)?;
-            let mut rows = stmt.query([])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(generation_from_row(c, row, &dir)?);
-            }
-            Ok(out)
+            collect_rows(c, &sql, [], |row| generation_from_row(c, row, &dir))
         })
     }
 }
@@ -229,12 +216,8 @@ pub(crate) fn generation_by_id(
     data_dir: &Path,
 ) -> Result<Option<Generation>> {
     let sql = format!("SELECT {GENERATION_COLUMNS} FROM generations g WHERE g.id = ?1");
-    let mut stmt = c.prepare_cached(&sql)?;
-    let mut rows = stmt.query([id])?;
-    match rows.next()? {
-        Some(row) => Ok(Some(generation_from_row(c, row, data_dir)?)),
-        None => Ok(None),
-    }
+    // The id is the primary key: at most one row.
+    Ok(collect_rows(c, &sql, [id], |row| generation_from_row(c, row, data_dir))?.pop())
 }
 
 /// Reads a row selected with [`GENERATION_COLUMNS`] and loads its conditioning.

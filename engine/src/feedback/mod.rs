@@ -20,6 +20,7 @@ mod generations;
 mod maintenance;
 mod pool;
 mod ratings;
+mod rows;
 mod schema;
 mod songs;
 mod spool;

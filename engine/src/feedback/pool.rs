@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::{FeedbackError, Result};
+use super::rows::{collect_rows, require_row};
 use super::store::FeedbackStore;
 use super::types::{blob_to_latent, check_latent, latent_to_blob, ClipId, PoolId};
 
@@ -88,27 +89,29 @@ impl FeedbackStore {
 
     /// Purge: removes `ids` from the pool in `version` (kept as history), in one transaction.
     pub fn remove_pool_samples(&mut self, ids: &[PoolId], version: u32) -> Result<()> {
-        self.write(|tx| {
-            for &id in ids {
-                require_active(tx, id)?;
-                tx.execute(
-                    "UPDATE training_pool SET removed_in_version = ?1 WHERE id = ?2",
-                    params![version, id],
-                )?;
-            }
-            Ok(())
-        })
+        self.set_version_of_active(
+            "UPDATE training_pool SET removed_in_version = ?1 WHERE id = ?2",
+            ids,
+            version,
+        )
     }
 
     /// Records that `version`'s fine-tune used `ids`, in one transaction.
     pub fn mark_pool_selected(&mut self, ids: &[PoolId], version: u32) -> Result<()> {
+        self.set_version_of_active(
+            "UPDATE training_pool SET last_selected_version = ?1 WHERE id = ?2",
+            ids,
+            version,
+        )
+    }
+
+    /// Runs `update` (`?1` = version, `?2` = id) for each of `ids`, all of which must still be
+    /// in the pool, in one transaction: one unknown or removed id changes nothing.
+    fn set_version_of_active(&mut self, update: &str, ids: &[PoolId], version: u32) -> Result<()> {
         self.write(|tx| {
             for &id in ids {
                 require_active(tx, id)?;
-                tx.execute(
-                    "UPDATE training_pool SET last_selected_version = ?1 WHERE id = ?2",
-                    params![version, id],
-                )?;
+                tx.execute(update, params![version, id])?;
             }
             Ok(())
         })
@@ -137,19 +140,7 @@ fn validate(s: &NewPoolSample) -> Result<()> {
 }
 
 fn insert(c: &Connection, s: &NewPoolSample) -> Result<PoolId> {
-    let clip: Option<i64> = c
-        .query_row(
-            "SELECT 1 FROM generations WHERE id = ?1",
-            [s.clip_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if clip.is_none() {
-        return Err(FeedbackError::NotFound {
-            what: "clip",
-            id: s.clip_id.0,
-        });
-    }
+    require_row(c, "generations", "clip", s.clip_id.0)?;
     c.execute(
         "INSERT INTO training_pool (condition_latent, clip_id, score, added_in_version)
          VALUES (?1, ?2, ?3, ?4)",
@@ -186,13 +177,7 @@ fn require_active(c: &Connection, id: PoolId) -> Result<()> {
 
 fn query(c: &Connection, filter: &str) -> Result<Vec<PoolSample>> {
     let sql = format!("SELECT {POOL_COLUMNS} FROM training_pool {filter} ORDER BY id");
-    let mut stmt = c.prepare(&sql)?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(from_row(row)?);
-    }
-    Ok(out)
+    collect_rows(c, &sql, [], from_row)
 }
 
 fn from_row(row: &Row<'_>) -> Result<PoolSample> {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{FeedbackError, Result};
 use super::generations::{generation_by_id, Generation};
+use super::rows::require_row;
 use super::store::FeedbackStore;
 use super::types::{blob_to_latent, ms_to_sql, now_ms, ClipId, RatingId, Since, SongId, Uid};
 
@@ -215,19 +216,7 @@ pub(crate) fn insert_rating(
     r: &NewRating,
     rated_at_ms: i64,
 ) -> Result<(RatingId, bool)> {
-    let clip: Option<i64> = c
-        .query_row(
-            "SELECT 1 FROM generations WHERE id = ?1",
-            [r.clip_id],
-            |x| x.get(0),
-        )
-        .optional()?;
-    if clip.is_none() {
-        return Err(FeedbackError::NotFound {
-            what: "clip",
-            id: r.clip_id.0,
-        });
-    }
+    require_row(c, "generations", "clip", r.clip_id.0)?;
     let changed = c
         .prepare_cached(
             "INSERT INTO ratings (uid, clip_id, accepted, stars, listen_ms, clip_ms, rated_at_ms,

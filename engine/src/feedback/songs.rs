@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::clips;
 use super::error::{FeedbackError, Result};
+use super::rows::collect_rows;
 use super::store::FeedbackStore;
 use super::types::{blob_to_latent, check_latent, latent_to_blob, now_ms, SongId, Uid};
 
@@ -126,18 +127,7 @@ impl FeedbackStore {
     /// One song by id.
     pub fn song(&self, id: SongId) -> Result<Song> {
         let dir = self.data_dir.clone();
-        self.read(|c| {
-            let sql = format!("SELECT {SONG_COLUMNS} FROM songs WHERE id = ?1");
-            let mut stmt = c.prepare(&sql)?;
-            let mut rows = stmt.query([id])?;
-            match rows.next()? {
-                Some(row) => song_from_row(row, &dir),
-                None => Err(FeedbackError::NotFound {
-                    what: "song",
-                    id: id.0,
-                }),
-            }
-        })
+        self.read(|c| song_by_id(c, id, &dir))
     }
 
     /// Every song, oldest first.
@@ -145,13 +135,7 @@ impl FeedbackStore {
         let dir = self.data_dir.clone();
         self.read(|c| {
             let sql = format!("SELECT {SONG_COLUMNS} FROM songs ORDER BY id");
-            let mut stmt = c.prepare(&sql)?;
-            let mut rows = stmt.query([])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(song_from_row(row, &dir)?);
-            }
-            Ok(out)
+            collect_rows(c, &sql, [], |row| song_from_row(row, &dir))
         })
     }
 }
@@ -180,6 +164,18 @@ pub(crate) fn song_by_uid(c: &Connection, uid: Uid) -> Result<Option<SongId>> {
         c.query_row("SELECT id FROM songs WHERE uid = ?1", [uid], |r| r.get(0))
             .optional()?,
     )
+}
+
+/// One song by id; [`FeedbackError::NotFound`] when the store has none.
+pub(crate) fn song_by_id(c: &Connection, id: SongId, data_dir: &Path) -> Result<Song> {
+    let sql = format!("SELECT {SONG_COLUMNS} FROM songs WHERE id = ?1");
+    // The id is the primary key: at most one row.
+    collect_rows(c, &sql, [id], |row| song_from_row(row, data_dir))?
+        .pop()
+        .ok_or(FeedbackError::NotFound {
+            what: "song",
+            id: id.0,
+        })
 }
 
 /// Reads a row selected with [`SONG_COLUMNS`].
