@@ -64,13 +64,8 @@ impl Pipeline {
         window: &[f32],
         timings: &mut Timings,
     ) -> Result<Vec<f32>, PipelineError> {
-        let started = Instant::now();
-        let mel = self.transform.to_model(window)?;
-        timings.mel += started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let latent = self.model.encode(&mel)?;
-        timings.encode += started.elapsed().as_secs_f64();
-        Ok(latent)
+        let mel = timed(&mut timings.mel, || self.transform.to_model(window))?;
+        Ok(timed(&mut timings.encode, || self.model.encode(&mel))?)
     }
 
     /// Decodes a latent to audio at the model rate (decoder → mel inversion → Griffin-Lim).
@@ -80,16 +75,12 @@ impl Pipeline {
         seed: u64,
         timings: &mut Timings,
     ) -> Result<Vec<f32>, PipelineError> {
-        let started = Instant::now();
-        let mel = self.model.decode(latent)?;
-        timings.decode += started.elapsed().as_secs_f64();
-        let started = Instant::now();
+        let mel = timed(&mut timings.decode, || self.model.decode(latent))?;
         let iters = self.model.manifest().audio.griffin_lim_iters;
-        let audio = self
-            .transform
-            .from_model(&mel, GriffinLim::fast(iters, seed))?;
-        timings.griffin_lim += started.elapsed().as_secs_f64();
-        Ok(audio)
+        Ok(timed(&mut timings.griffin_lim, || {
+            self.transform
+                .from_model(&mel, GriffinLim::fast(iters, seed))
+        })?)
     }
 
     /// Generates one clip per seed. `progress` may return `Break` to cancel (within one UNet step).
@@ -106,9 +97,7 @@ impl Pipeline {
         let mut uses: Vec<SongUse> = Vec::new();
         let mut loudness = Vec::new();
         for song in &request.songs {
-            let started = Instant::now();
-            let prepared = prepare(song, &config)?;
-            timings.resample_in += started.elapsed().as_secs_f64();
+            let prepared = timed(&mut timings.resample_in, || prepare(song, &config))?;
             loudness.push(rms(&prepared.window));
             latents.push(self.encode_window(&prepared.window, &mut timings)?);
             uses.push(prepared.usage);
@@ -140,8 +129,7 @@ impl Pipeline {
             steps: request.steps,
             eta: request.eta,
         };
-        let started = Instant::now();
-        let sampled = {
+        let sampled = timed(&mut timings.unet, || {
             let mut denoiser = self.model.denoiser();
             let mut report = |step, total| progress(Progress::Step { step, total });
             self.sampler.sample_batch(
@@ -151,9 +139,8 @@ impl Pipeline {
                 &mut denoiser,
                 mode,
                 &mut report,
-            )?
-        };
-        timings.unet += started.elapsed().as_secs_f64();
+            )
+        })?;
 
         let target_rms = weighted_mean(&loudness, &weights).unwrap_or(UNCONDITIONAL_RMS);
         let manifest = self.model.manifest();
@@ -180,9 +167,9 @@ impl Pipeline {
                 return Err(crate::ddim::DdimError::Cancelled.into());
             }
             let audio = self.render_latent(&latent, seed, &mut timings)?;
-            let started = Instant::now();
-            let mut audio = audio::resample(&audio, config.sample_rate, request.output_rate)?;
-            timings.resample_out += started.elapsed().as_secs_f64();
+            let mut audio = timed(&mut timings.resample_out, || {
+                audio::resample(&audio, config.sample_rate, request.output_rate)
+            })?;
             // After resampling: its filter can overshoot the peak ceiling.
             match_loudness(&mut audio, target_rms);
             let params = ClipParams {
@@ -198,6 +185,14 @@ impl Pipeline {
         }
         Ok((clips, timings))
     }
+}
+
+/// Runs `stage`, adding its wall time in seconds to `slot`.
+fn timed<T>(slot: &mut f64, stage: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = stage();
+    *slot += started.elapsed().as_secs_f64();
+    out
 }
 
 fn validate(request: &GenerateRequest) -> Result<(), PipelineError> {
