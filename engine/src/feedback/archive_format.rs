@@ -16,7 +16,7 @@
 //! A single self-describing file rather than a zip, because the engine does not depend on
 //! `zip`; the header is plain JSON, so the file is inspectable with `head -c`.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -100,7 +100,7 @@ pub(crate) enum BlobSource {
     Bytes(Vec<u8>),
 }
 
-/// Writes the container to a temp file, fsyncs, renames it to `out`; returns its size.
+/// Writes the container to `out` crash-safely (temp file, fsync, rename); returns its size.
 pub(crate) fn write_archive(
     out: &Path,
     header: &SessionHeader,
@@ -110,14 +110,9 @@ pub(crate) fn write_archive(
         path: out.to_path_buf(),
         source: e,
     })?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = out.with_file_name(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
-    let io = |e| FeedbackError::io("write session archive", &tmp, e);
-    let result = (|| -> Result<u64> {
-        let mut w = BufWriter::new(File::create(&tmp).map_err(io)?);
+    clips::write_atomic(out, |tmp| {
+        let io = |e| FeedbackError::io("write session archive", tmp, e);
+        let mut w = BufWriter::new(File::create(tmp).map_err(io)?);
         w.write_all(MAGIC).map_err(io)?;
         w.write_all(&FORMAT.to_le_bytes()).map_err(io)?;
         w.write_all(&(json.len() as u64).to_le_bytes())
@@ -134,23 +129,8 @@ pub(crate) fn write_archive(
             }
         }
         let file = w.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
         file.metadata().map(|m| m.len()).map_err(io)
-    })();
-    let bytes = match result {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
-    fs::rename(&tmp, out).map_err(|e| FeedbackError::io("rename into place", out, e))?;
-    clips::sync_dir(
-        out.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new(".")),
-    )?;
-    Ok(bytes)
+    })
 }
 
 /// Reads and checks magic, format version and the JSON header; returns it and where blobs start.

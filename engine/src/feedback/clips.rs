@@ -22,30 +22,33 @@ pub(crate) fn write_mono_wav(
     sample_rate: u32,
 ) -> Result<PathBuf> {
     let dest = data_dir.join(rel_path(name));
-    let tmp = temp_for(&dest);
     // The engine's writer validates the rate and finalises the header; we add the fsync+rename.
     let audio = Audio::new(sample_rate, vec![samples.to_vec()])?;
-    let written = write_wav(&tmp, &audio)
-        .map_err(FeedbackError::from)
-        .and_then(|()| finish(&tmp, &dest));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written.map(|()| dest)
+    write_atomic(&dest, |tmp| Ok(write_wav(tmp, &audio)?))?;
+    Ok(dest)
 }
 
 /// Writes `bytes` at `data_dir/clips/name`, atomically (used for copied songs and ingest).
 pub(crate) fn write_bytes(data_dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     let dest = data_dir.join(rel_path(name));
-    let tmp = temp_for(&dest);
-    let written = File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|e| FeedbackError::io("write", &tmp, e))
-        .and_then(|()| finish(&tmp, &dest));
+    write_atomic(&dest, |tmp| {
+        File::create(tmp)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(|e| FeedbackError::io("write", tmp, e))
+    })?;
+    Ok(dest)
+}
+
+/// Writes `dest` crash-safely: `write` fills a hidden temp file next to it, which is then
+/// fsynced and renamed over `dest`; on any failure the temp file is removed and `dest` is
+/// untouched.
+pub(crate) fn write_atomic<T>(dest: &Path, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let tmp = temp_for(dest);
+    let written = write(&tmp).and_then(|out| finish(&tmp, dest).map(|()| out));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    written.map(|()| dest)
+    written
 }
 
 /// Reads a clip file whole (for export).
@@ -76,7 +79,9 @@ fn finish(tmp: &Path, dest: &Path) -> Result<()> {
         .and_then(|f| f.sync_all())
         .map_err(|e| FeedbackError::io("fsync", tmp, e))?;
     fs::rename(tmp, dest).map_err(|e| FeedbackError::io("rename into place", dest, e))?;
-    sync_dir(dest.parent().unwrap_or(Path::new(".")))
+    // A bare file name has an empty parent: its directory is the current one.
+    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty());
+    sync_dir(dir.unwrap_or(Path::new(".")))
 }
 
 /// fsync a directory (makes renames/creates in it durable). Windows cannot open directories
