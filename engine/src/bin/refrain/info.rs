@@ -1,7 +1,7 @@
 //! `refrain info`: what this engine would run with.
 use super::model_dir;
 use anyhow::Result;
-use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::model::Provider;
 use refrain_engine::{runtime, spectrogram::AudioConfig};
 use std::path::PathBuf;
 
@@ -42,11 +42,7 @@ pub fn run(args: &Args) -> Result<()> {
             return Ok(());
         }
     };
-    let options = ModelOptions {
-        provider: args.provider,
-        ..ModelOptions::default()
-    };
-    let model = Model::load(&dir, options)?;
+    let model = model_dir::load(&dir, args.provider)?;
     let m = model.manifest();
     println!(
         "model: {} v{} (parent {:?}) from {}",

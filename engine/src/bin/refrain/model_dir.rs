@@ -2,6 +2,7 @@
 //! shipped base.
 use anyhow::{bail, Result};
 use refrain_engine::manifest;
+use refrain_engine::model::{Model, ModelOptions, Provider};
 use std::path::{Path, PathBuf};
 
 /// The shipped base: `$REFRAIN_BASE_MODEL`, else `models/base` next to (or above) the binary,
@@ -41,4 +42,13 @@ pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
         );
     }
     Ok(dir)
+}
+
+/// Loads the version in `dir` on `provider`, with the engine's default threads and warm-up.
+pub fn load(dir: &Path, provider: Provider) -> Result<Model> {
+    let options = ModelOptions {
+        provider,
+        ..ModelOptions::default()
+    };
+    Ok(Model::load(dir, options)?)
 }

@@ -1,8 +1,8 @@
 //! `refrain roundtrip`: song → model-rate window → mel → Griffin-Lim → song rate, with metrics.
-use super::song;
+use super::{model_dir, song};
 use anyhow::{Context, Result};
 use refrain_engine::audio::{self, Audio};
-use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::model::Provider;
 use refrain_engine::pipeline::{self, PreparedSong};
 use refrain_engine::spectrogram::{self, AudioConfig, GriffinLim, MelTransform, Spectrum};
 use std::path::PathBuf;
@@ -32,16 +32,11 @@ pub struct Args {
 
 /// Runs the round trip and prints what it wrote and how close it is.
 pub fn run(args: &Args) -> Result<()> {
-    let mut model = match &args.model {
-        Some(dir) => {
-            let options = ModelOptions {
-                provider: Provider::Cpu,
-                ..ModelOptions::default()
-            };
-            Some(Model::load(dir, options)?)
-        }
-        None => None,
-    };
+    let mut model = args
+        .model
+        .as_deref()
+        .map(|dir| model_dir::load(dir, Provider::Cpu))
+        .transpose()?;
     let config = model
         .as_ref()
         .map_or_else(AudioConfig::default, |m| m.manifest().audio.clone());

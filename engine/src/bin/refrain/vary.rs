@@ -3,7 +3,7 @@ use super::{model_dir, song};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use refrain_engine::audio::{self, Audio};
-use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::model::Provider;
 use refrain_engine::pipeline::{GenerateRequest, Pipeline, Progress, SongInput};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -84,11 +84,7 @@ fn generate(songs: Vec<SongInput>, strength: f64, rate: u32, common: &Common) ->
         bail!("--count must be at least 1");
     }
     let dir = model_dir::resolve(common.model.as_deref())?;
-    let options = ModelOptions {
-        provider: common.provider,
-        ..ModelOptions::default()
-    };
-    let model = Model::load(&dir, options)?;
+    let model = model_dir::load(&dir, common.provider)?;
     for warning in model.warnings() {
         eprintln!("warning: {warning}");
     }
