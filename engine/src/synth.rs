@@ -301,14 +301,18 @@ fn bass(sr: f64, freq: f64, len: f64) -> Vec<f64> {
             low += f * band;
             let high = saw - low - q * band;
             band += f * high;
-            let gate = if (i as f64) < len {
-                1.0
-            } else {
-                1.0 - (i as f64 - len) / release
-            };
-            low * gate.max(0.0) * attack(t, 0.003)
+            low * release_gate(i, len, release) * attack(t, 0.003)
         })
         .collect()
+}
+
+/// 1 while a note is held (frame `i` before `len`), then a linear fade to 0 over `release` frames.
+fn release_gate(i: usize, len: f64, release: f64) -> f64 {
+    if (i as f64) < len {
+        1.0
+    } else {
+        (1.0 - (i as f64 - len) / release).max(0.0)
+    }
 }
 
 /// PolyBLEP correction that removes the saw's aliasing at its discontinuity.
@@ -340,12 +344,7 @@ fn pad(sr: f64, freq: f64, len: f64, detune: f64) -> Vec<f64> {
             let w = std::f64::consts::TAU * f0 * t;
             let tone: f64 = harmonics.iter().map(|(k, a)| a * (k * w).sin()).sum();
             let sustain = 0.65 + 0.35 * (-t / 0.4).exp();
-            let gate = if (i as f64) < len {
-                1.0
-            } else {
-                1.0 - (i as f64 - len) / release
-            };
-            tone * sustain * gate.max(0.0) * attack(t, 0.04)
+            tone * sustain * release_gate(i, len, release) * attack(t, 0.04)
         })
         .collect()
 }

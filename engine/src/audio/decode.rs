@@ -49,6 +49,10 @@ pub fn decode_file(path: &Path) -> Result<Audio, AudioError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
+    let failed = |reason: String| AudioError::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
     let mut format = symphonia::default::get_probe()
         .probe(
             &hint,
@@ -95,12 +99,7 @@ pub fn decode_file(path: &Path) -> Result<Audio, AudioError> {
                 tracing::warn!(path = %path.display(), error = %e, "demuxing stopped early; keeping what decoded");
                 break;
             }
-            Err(e) => {
-                return Err(AudioError::Decode {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(failed(e.to_string())),
         };
         if packet.track_id != track_id {
             continue;
@@ -112,19 +111,13 @@ pub fn decode_file(path: &Path) -> Result<Audio, AudioError> {
                 bad_in_a_row += 1;
                 tracing::warn!(path = %path.display(), pts = ?packet.pts, "skipping undecodable packet");
                 if bad_in_a_row > MAX_CONSECUTIVE_BAD_PACKETS {
-                    return Err(AudioError::Decode {
-                        path: path.to_path_buf(),
-                        reason: format!("{bad_in_a_row} packets in a row failed to decode"),
-                    });
+                    return Err(failed(format!(
+                        "{bad_in_a_row} packets in a row failed to decode"
+                    )));
                 }
                 continue;
             }
-            Err(e) => {
-                return Err(AudioError::Decode {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(failed(e.to_string())),
         };
         bad_in_a_row = 0;
         let count = buf.spec().channels().count();
@@ -152,10 +145,7 @@ pub fn decode_file(path: &Path) -> Result<Audio, AudioError> {
         });
     }
     if sample_rate == 0 {
-        return Err(AudioError::Decode {
-            path: path.to_path_buf(),
-            reason: "the stream does not state its sample rate".into(),
-        });
+        return Err(failed("the stream does not state its sample rate".into()));
     }
     let replaced: usize = channels.iter_mut().map(|c| sanitize(c)).sum();
     if replaced > 0 {
