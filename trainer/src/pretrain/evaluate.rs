@@ -72,13 +72,7 @@ pub fn spectral_convergence(t: &mut MelTransform, reference: &[f32], rebuilt: &[
     let (mut x, mut y) = (Spectrum::default(), Spectrum::default());
     t.stft().forward(reference, &mut x);
     t.stft().forward(rebuilt, &mut y);
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    for (a, b) in x.data.iter().zip(&y.data) {
-        let (a, b) = (f64::from(a.norm()), f64::from(b.norm()));
-        diff += (a - b).powi(2);
-        norm += a * a;
-    }
-    (diff / norm.max(f64::MIN_POSITIVE)).sqrt()
+    refrain_engine::spectrogram::spectral_convergence(&x, &y)
 }
 
 /// A model-rate window as the engine sees it: (model-range mel, power reference for the gain).
