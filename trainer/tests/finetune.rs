@@ -10,19 +10,18 @@ use refrain_engine::feedback::{
 };
 use refrain_engine::manifest::{self, Manifest, MANIFEST_FILE};
 use refrain_engine::model::{Model, ModelOptions, Provider};
-use refrain_engine::spectrogram::AudioConfig;
 use refrain_trainer::diffusion::{noise_batch, spread_timesteps};
 use refrain_trainer::finetune::{
     load_unet, pending_ratings, train_next_version, FinetuneError, FinetuneOptions, FitParams,
     EXPORT_PAUSE_ENV,
 };
-use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
-use refrain_trainer::pretrain::version::export_initialised;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const LEN: usize = 2 * 8 * 8;
+mod support;
+
+const LEN: usize = support::LATENT_LEN;
 
 fn normal(seed: u64, n: usize) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -41,28 +40,8 @@ struct World {
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
-    let audio = AudioConfig {
-        n_mels: 32,
-        frames: 32,
-        ..AudioConfig::default()
-    };
-    let ae = AutoencoderConfig {
-        in_channels: 1,
-        latent_channels: 2,
-        channels: vec![8, 16],
-        res_blocks: 1,
-        norm_groups: 4,
-    };
-    let unet = UnetConfig {
-        latent_channels: 2,
-        embedding_dim: 16,
-        channels: vec![8, 16],
-        res_blocks: 1,
-        attention: true,
-        norm_groups: 4,
-    };
     let guard: Vec<Vec<f32>> = (0..4).map(|i| normal(100 + i, LEN)).collect();
-    export_initialised(&base, audio, &ae, &unet, 1, Some(guard)).unwrap();
+    support::initialised_version(&base, 1, guard);
     let data = dir.path().join("data");
     let mut store = FeedbackStore::open(&data).unwrap();
     let song = |store: &mut FeedbackStore, seed| {

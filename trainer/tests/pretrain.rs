@@ -6,7 +6,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use refrain_engine::model::{Model, ModelOptions, Provider};
-use refrain_engine::spectrogram::{AudioConfig, Mel};
+use refrain_engine::spectrogram::Mel;
 use refrain_trainer::corpus::{self, BuildOptions, Corpus, Split};
 use refrain_trainer::finetune::GUARD_FILE;
 use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
@@ -17,29 +17,18 @@ use refrain_trainer::pretrain::{
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+mod support;
+
 /// Runs are serialised: fresh runs seed burn's global RNG before initialising weights, and two
 /// tests initialising at once would interleave their draws.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn ae_config() -> AutoencoderConfig {
-    AutoencoderConfig {
-        in_channels: 1,
-        latent_channels: 2,
-        channels: vec![8, 16],
-        res_blocks: 1,
-        norm_groups: 4,
-    }
+    support::autoencoder()
 }
 
 fn unet_config() -> UnetConfig {
-    UnetConfig {
-        latent_channels: 2,
-        embedding_dim: 16,
-        channels: vec![8, 16],
-        res_blocks: 1,
-        attention: true,
-        norm_groups: 4,
-    }
+    support::unet()
 }
 
 /// A 32×32-mel corpus of 9 synthesised loops (3 held out), and an autoencoder trained 20 steps
@@ -56,11 +45,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let corpus = dir.path().join("corpus");
         let mut build = BuildOptions::new(corpus.clone(), 9);
-        build.audio = AudioConfig {
-            n_mels: 32,
-            frames: 32,
-            ..AudioConfig::default()
-        };
+        build.audio = support::audio();
         build.heldout_every = 3;
         corpus::build(&[], &build).unwrap();
         let train = dir.path().join("train");

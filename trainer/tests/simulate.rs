@@ -1,38 +1,20 @@
 //! The simulated learning loop, short: a tiny initialised model, 2 iterations of a few ratings,
 //! the full rules and the no-selection ablation. The full-size run is `cargo xtask bench loop`.
 use refrain_engine::feedback::{FeedbackStore, Since};
-use refrain_engine::spectrogram::AudioConfig;
 use refrain_trainer::finetune::FitParams;
-use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
-use refrain_trainer::pretrain::version::export_initialised;
 use refrain_trainer::simulate::round::Generation;
 use refrain_trainer::simulate::{run_arm, Arm, SimOptions};
 use std::collections::HashMap;
 
+mod support;
+
 fn options(dir: &std::path::Path) -> SimOptions {
     let base = dir.join("base");
-    let audio = AudioConfig {
-        n_mels: 32,
-        frames: 32,
-        ..AudioConfig::default()
-    };
-    let ae = AutoencoderConfig {
-        in_channels: 1,
-        latent_channels: 2,
-        channels: vec![8, 16],
-        res_blocks: 1,
-        norm_groups: 4,
-    };
-    let unet = UnetConfig {
-        latent_channels: 2,
-        embedding_dim: 16,
-        channels: vec![8, 16],
-        res_blocks: 1,
-        attention: true,
-        norm_groups: 4,
-    };
-    let guard = vec![vec![0.1f32; 2 * 8 * 8], vec![-0.2f32; 2 * 8 * 8]];
-    export_initialised(&base, audio, &ae, &unet, 2, Some(guard)).unwrap();
+    let guard = vec![
+        vec![0.1f32; support::LATENT_LEN],
+        vec![-0.2f32; support::LATENT_LEN],
+    ];
+    support::initialised_version(&base, 2, guard);
     SimOptions {
         base,
         out: dir.join("sim"),
