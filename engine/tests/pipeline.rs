@@ -212,3 +212,17 @@ fn nan_long_and_odd_rate_songs_give_correct_results() {
         (131_071.0f64 * 192_000.0 / 22_050.0).round() as usize
     );
 }
+
+#[test]
+fn clips_carry_each_songs_latent_and_their_merge() {
+    let mut p = pipeline();
+    let songs = vec![song("a", chord(8.0, 48_000)), song("b", chord(3.0, 22_050))];
+    let clip = run(&mut p, &request(songs, vec![4])).unwrap().remove(0);
+    assert_eq!(clip.song_latents.len(), 2);
+    assert_ne!(clip.song_latents[0], clip.song_latents[1]);
+    // The condition is the weighted SLERP merge of exactly these latents.
+    let refs: Vec<&[f32]> = clip.song_latents.iter().map(Vec::as_slice).collect();
+    let weights: Vec<f32> = clip.params.songs.iter().map(|u| u.weight).collect();
+    let merged = refrain_engine::latent::merge(&refs, Some(&weights)).unwrap();
+    assert_eq!(merged, clip.condition);
+}

@@ -82,6 +82,9 @@ pub struct Clip {
     pub latent: Vec<f32>,
     /// The merged conditioning latent (empty when unconditional).
     pub condition: Vec<f32>,
+    /// Each song's own latent, in request order (what the feedback store keeps per song, so a
+    /// song reused in another merge conditions correctly).
+    pub song_latents: Vec<Vec<f32>>,
     /// Everything that made it.
     pub params: ClipParams,
 }

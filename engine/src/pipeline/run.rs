@@ -180,6 +180,7 @@ impl Pipeline {
                 audio,
                 latent,
                 condition: condition.clone(),
+                song_latents: latents.clone(),
                 params,
             });
         }

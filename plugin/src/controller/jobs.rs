@@ -201,7 +201,11 @@ impl State {
         let mut weights = Vec::new();
         // The pipeline reports one use per requested song, in request order; matching by
         // position keeps two songs renamed alike apart.
-        for (song, used) in songs.iter().zip(&clip.params.songs) {
+        for ((song, used), latent) in songs
+            .iter()
+            .zip(&clip.params.songs)
+            .zip(&clip.song_latents)
+        {
             let stored = self
                 .song_rows
                 .resolve(sink.store_mut(), song, || NewSong {
@@ -209,9 +213,7 @@ impl State {
                     sample_rate: self.sample_rate,
                     duration_s: song.duration_s,
                     wav: SongAudio::File(song.wav.clone()),
-                    // The engine reports only the merged conditioning latent; for a one-song
-                    // job that is the song's own latent. (Per-song latents: see the issue note.)
-                    latent: clip.condition.clone(),
+                    latent: latent.clone(),
                 })
                 .map_err(|e| e.to_string())?;
             if song.stored != Some(stored) {
