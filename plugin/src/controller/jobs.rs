@@ -201,11 +201,7 @@ impl State {
         let mut weights = Vec::new();
         // The pipeline reports one use per requested song, in request order; matching by
         // position keeps two songs renamed alike apart.
-        for ((song, used), latent) in songs
-            .iter()
-            .zip(&clip.params.songs)
-            .zip(&clip.song_latents)
-        {
+        for ((song, used), latent) in songs.iter().zip(&clip.params.songs).zip(&clip.song_latents) {
             let stored = self
                 .song_rows
                 .resolve(sink.store_mut(), song, || NewSong {
