@@ -1,4 +1,5 @@
 //! `cargo xtask <command>`: the project's automation entry point.
+mod bench_env;
 mod bundle;
 mod corpus;
 mod ort;
@@ -13,6 +14,7 @@ commands:
   test               provision ONNX Runtime if missing, then fmt --check, clippy, cargo test
   demo               the main job on the bundled example, written to out/
   bench dsp|generate|loop  benchmarks with ratios against their references (librosa, diffusers, the base model)
+  bench-env [--force]  venv with CPU-usable torch + diffusers for `bench generate` (~4.4 GB)
   corpus [--synth N] install the Debian music packages, build the corpus cache
   bundle <pkg> [--release]  CLAP + VST3 bundles in <target>/bundled, with ONNX Runtime
   ort [--gpu]        provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu}
@@ -31,6 +33,7 @@ fn main() -> Result<()> {
         "test" => tasks::test(rest),
         "demo" => tasks::demo(rest),
         "bench" => tasks::bench(rest),
+        "bench-env" => bench_env::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
