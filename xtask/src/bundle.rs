@@ -31,19 +31,36 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Copies the CPU ONNX Runtime `.so` files (the loader name and the provider shim).
+/// The files each bundle carries, as the engine's runtime finder opens them: the library under
+/// its unversioned name (`engine::runtime::LIBRARY_FILE`, a real file: symlinks do not survive
+/// every installer or archive) and the provider shim it dlopens from its own directory. The
+/// versioned `libonnxruntime.so.1.31.1` is left out: nothing opens it by that name (the
+/// library's SONAME is `libonnxruntime.so.1`, and nothing lists it as NEEDED), and copying both
+/// names put the same 29 MB into each bundle twice.
+pub const RUNTIME_FILES: &[&str] = &["libonnxruntime.so", "libonnxruntime_providers_shared.so"];
+
+/// Copies [`RUNTIME_FILES`] from the provisioned directory `from` into `to`, and removes the
+/// versioned duplicates an older bundler left there.
 fn copy_runtime(from: &Path, to: &Path) -> Result<()> {
-    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+    for name in RUNTIME_FILES {
+        let src = from.join(name);
+        let dest = to.join(name);
+        // fs::copy follows the provisioned symlink, so the bundle gets the library itself; a
+        // stale symlink at `dest` is replaced rather than written through.
+        if dest.is_symlink() {
+            fs::remove_file(&dest).with_context(|| format!("removing {}", dest.display()))?;
+        }
+        fs::copy(&src, &dest)
+            .with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
+    }
+    for entry in fs::read_dir(to).with_context(|| format!("reading {}", to.display()))? {
         let path = entry?.path();
-        let is_lib = path
+        let stale = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("libonnxruntime") && n.contains(".so"));
-        if is_lib {
-            let dest = to.join(path.file_name().context("library file name")?);
-            // Dereferences symlinks: the bundle must carry the real library.
-            fs::copy(&path, &dest)
-                .with_context(|| format!("copying {} to {}", path.display(), dest.display()))?;
+            .is_some_and(|n| n.starts_with("libonnxruntime.so."));
+        if stale {
+            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
         }
     }
     Ok(())
