@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 use clack_host::prelude::*;
 
 /// The host's sample rate.
@@ -179,26 +179,4 @@ fn audio_thread(
         }
     }
     Ok(processor.stop_processing())
-}
-
-/// The bundled `.clap`, built in the dev profile with `cargo xtask bundle refrain-plugin` from
-/// the workspace root (so the test runs against what producers install). Fails, never skips.
-pub fn bundled_clap(workspace: &Path, target_dir: &Path) -> Result<std::path::PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(&cargo)
-        .args(["run", "-q", "-p", "xtask", "--", "bundle", "refrain-plugin"])
-        .current_dir(workspace)
-        .status()
-        .context("running cargo xtask bundle refrain-plugin")?;
-    if !status.success() {
-        bail!("`cargo xtask bundle refrain-plugin` failed ({status})");
-    }
-    let clap = target_dir.join("bundled").join("Refrain.clap");
-    if !clap.is_file() {
-        bail!(
-            "{} is missing after `cargo xtask bundle refrain-plugin`",
-            clap.display()
-        );
-    }
-    Ok(clap)
 }

@@ -1,5 +1,6 @@
 //! Shared helpers for the workspace integration tests.
 
+pub mod bundle;
 pub mod clap_host;
 
 use std::path::PathBuf;

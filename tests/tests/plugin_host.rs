@@ -1,4 +1,10 @@
-//! The bundled Refrain.clap in a clack-host test host, at 48 kHz, with the tiny test model.
+//! Refrain.clap in a clack-host test host, at 48 kHz, with the tiny test model.
+//!
+//! The .clap is the plugin cdylib this `cargo test` run built, put into the layout
+//! `cargo xtask bundle` produces (plugin file + ONNX Runtime next to it; see
+//! `refrain_tests::bundle` for why the bundler itself is not run here). The host gets no
+//! `REFRAIN_ORT_DYLIB`, and the test checks that the ONNX Runtime the plugin loaded is the
+//! bundle's copy, so a bundle without it fails here.
 //!
 //! The plugin's documented test hook (`REFRAIN_TEST_HOOK=1`, see plugin/src/controller/hook.rs)
 //! arms a 1 s capture, generates one clip, previews it and Accepts it with 5 stars after 0.25 s
@@ -8,20 +14,29 @@
 //! and preview.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::time::Instant;
 
 use refrain_engine::feedback::{FeedbackStore, Since};
-use refrain_tests::{clap_host, target_dir, workspace_root};
+use refrain_tests::{bundle, target_dir, workspace_root};
 
-/// Bundles once for both tests (two concurrent bundle runs would race on target/bundled).
-fn bundle() -> PathBuf {
-    static BUNDLE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUNDLE
-        .get_or_init(|| {
-            clap_host::bundled_clap(&workspace_root(), &target_dir()).map_err(|e| format!("{e:#}"))
-        })
-        .clone()
-        .unwrap_or_else(|e| panic!("the CLAP bundle is required for this test: {e}"))
+/// A bundle of its own for each test (in cargo's per-target temp dir, removed with the guard),
+/// so concurrent runs never load a half-written one.
+fn assembled_bundle() -> (tempfile::TempDir, PathBuf) {
+    let started = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("refrain-clap-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let plugin = bundle::built_plugin().unwrap_or_else(|e| panic!("{e:#}"));
+    let runtime = bundle::runtime_dir(&target_dir()).unwrap_or_else(|e| panic!("{e:#}"));
+    let clap = bundle::assemble(&plugin, &runtime, dir.path()).unwrap();
+    eprintln!(
+        "assembled {} from {} in {:.3} s",
+        clap.display(),
+        plugin.display(),
+        started.elapsed().as_secs_f64()
+    );
+    (dir, clap)
 }
 
 fn host(clap: &Path, home: &Path, timeout_s: u32, extra_env: &[(&str, &str)]) -> Output {
@@ -34,7 +49,9 @@ fn host(clap: &Path, home: &Path, timeout_s: u32, extra_env: &[(&str, &str)]) ->
             "REFRAIN_MODEL_DIR",
             workspace_root().join("tests/fixtures/tiny_model"),
         )
-        .env("REFRAIN_TEST_HOOK", "1");
+        .env("REFRAIN_TEST_HOOK", "1")
+        // The plugin must find ONNX Runtime in its bundle, as it does in a DAW.
+        .env_remove(refrain_engine::runtime::ENV_VAR);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -52,7 +69,7 @@ fn describe(out: &Output) -> String {
 
 #[test]
 fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocating_in_process() {
-    let clap = bundle();
+    let (bundle_dir, clap) = assembled_bundle();
     let home = tempfile::tempdir().unwrap();
     let out = host(&clap, home.path(), 240, &[]);
     assert!(
@@ -61,13 +78,24 @@ fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocati
         describe(&out)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let field = |name: &str| -> u64 {
+    let text = |name: &str| -> String {
         stdout
             .split_whitespace()
             .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.parse().ok())
+            .map(str::to_string)
             .unwrap_or_else(|| panic!("no {name} in report:\n{stdout}"))
     };
+    let field = |name: &str| -> u64 {
+        text(name)
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}: {e} in report:\n{stdout}"))
+    };
+    let bundle_dir = std::fs::canonicalize(bundle_dir.path()).unwrap();
+    assert_eq!(
+        Path::new(&text("ort")).parent(),
+        Some(bundle_dir.as_path()),
+        "ONNX Runtime must come from the bundle, next to Refrain.clap"
+    );
     assert!(
         field("untouched") > 0,
         "audio must pass through untouched before a preview"
@@ -104,7 +132,7 @@ fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocati
 #[test]
 fn an_allocation_in_process_aborts_the_debug_plugin() {
     // The negative control: proves the check above is armed in the bundle under test.
-    let clap = bundle();
+    let (_bundle_dir, clap) = assembled_bundle();
     let home = tempfile::tempdir().unwrap();
     let out = host(
         &clap,

@@ -5,7 +5,9 @@
 //!
 //! A separate process because the plugin's debug build aborts the whole process when
 //! `process()` allocates (nice-plug's `assert_process_allocs`): the test reads the exit status.
-//! Prints one `report ...` line; exits 0 when a rating was stored, 1 on timeout or error.
+//! Prints one `report ...` line, with `ort=` the ONNX Runtime library the plugin loaded (from
+//! this process's memory map, so the test can check it came from the bundle); exits 0 when a
+//! rating was stored, 1 on timeout or error.
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,15 +22,39 @@ fn main() -> Result<()> {
     let data_dir = PathBuf::from(data_dir);
     let timeout = Duration::from_secs(timeout.parse().context("timeout in seconds")?);
     let done_file = data_dir.join("test-hook.done");
+    let mut ort = None;
     let report = clap_host::run(clap.as_ref(), "org.refrain.refrain", timeout, || {
-        done_file.is_file()
+        let done = done_file.is_file();
+        if done {
+            // Read while the plugin is surely still loaded.
+            ort = loaded_onnxruntime();
+        }
+        done
     })?;
     println!(
-        "report blocks={} untouched={} mixed={} finished={}",
-        report.blocks, report.untouched_blocks, report.mixed_blocks, report.finished
+        "report blocks={} untouched={} mixed={} finished={} ort={}",
+        report.blocks,
+        report.untouched_blocks,
+        report.mixed_blocks,
+        report.finished,
+        ort.as_deref().unwrap_or("none")
     );
     if !report.finished {
         bail!("no rating was stored within {} s", timeout.as_secs());
     }
     Ok(())
+}
+
+/// The path of the mapped `libonnxruntime.so*`, from `/proc/self/maps` (Linux).
+fn loaded_onnxruntime() -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        // The path is the rest of the line from its first '/' (it may contain spaces).
+        .filter_map(|line| line.find('/').map(|i| &line[i..]))
+        .find(|path| {
+            path.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with("libonnxruntime.so"))
+        })
+        .map(str::to_string)
 }
