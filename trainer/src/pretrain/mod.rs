@@ -13,6 +13,7 @@ pub(crate) use data::{normal, roll_rows, spread};
 pub mod evaluate;
 mod latents;
 mod run;
+mod speed;
 mod state;
 mod unet;
 pub mod version;
