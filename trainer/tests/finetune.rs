@@ -196,6 +196,13 @@ fn a_round_selects_learns_publishes_and_guards() {
     }
     assert_eq!(manifest::current_version_dir(&w.data, &w.base), v1);
     assert!(!w.data.join("models").join("v2").exists());
+
+    // The next version is held to the base's held-out loss, not its parent's: forgetting
+    // cannot pile up version after version.
+    let second = train_next_version(&self::options(&w)).unwrap();
+    assert_eq!(second.version, 2);
+    assert_eq!(second.fit.guard_reference, report.fit.guard_before);
+    assert_eq!(report.fit.guard_reference, report.fit.guard_before);
 }
 
 #[test]

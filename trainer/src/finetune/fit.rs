@@ -65,6 +65,9 @@ pub struct FitOutcome {
     pub guard_latents: usize,
     /// Held-out ε-loss of the parent.
     pub guard_before: f32,
+    /// The loss the tolerance is measured from: the first fine-tuned ancestor's parent (the
+    /// base), so forgetting cannot accumulate version after version.
+    pub guard_reference: f32,
     /// Held-out ε-loss of the kept weights.
     pub guard_after: f32,
     /// Weighted training loss of the first and the last step.
@@ -111,6 +114,16 @@ pub fn load_unet(
     let unet = config.init(device).map_err(FinetuneError::model)?;
     let unet = load_from_onnx(&onnx, unet, &names).map_err(FinetuneError::model)?;
     Ok((unet, names, onnx))
+}
+
+/// The guard reference the parent was trained against, when it was measured on the same
+/// held-out set (same source and size); a base version has none.
+fn inherited_reference(parent: &Manifest, guard: &Guard) -> Option<f32> {
+    let f = parent.training.as_ref()?.get("finetune")?.get("fit")?;
+    let same_source = serde_json::to_value(guard.source).ok()? == *f.get("guard_source")?;
+    let same_size = f.get("guard_latents")?.as_u64()? == guard.latents.len() as u64;
+    let reference = f.get("guard_reference")?.as_f64()? as f32;
+    (same_source && same_size && reference.is_finite()).then_some(reference)
 }
 
 /// The fixed held-out problem: every guard latent at spread timesteps with fixed noise.
@@ -180,7 +193,8 @@ pub(super) fn fine_tune(
     let len_one = l.len();
     let problem = GuardProblem::new(guard, &schedule, emb, p.seed, p.batch)?;
     let guard_before = problem.loss(&model.valid(), shape, emb, &plain);
-    let limit = f64::from(guard_before) * (1.0 + p.guard_tolerance);
+    let guard_reference = inherited_reference(parent, guard).unwrap_or(guard_before);
+    let limit = f64::from(guard_reference) * (1.0 + p.guard_tolerance);
     let mut kept = model.valid();
     let mut outcome = FitOutcome {
         steps_run: 0,
@@ -189,6 +203,7 @@ pub(super) fn fine_tune(
         guard_source: guard.source,
         guard_latents: guard.latents.len(),
         guard_before,
+        guard_reference,
         guard_after: guard_before,
         first_loss: f32::NAN,
         last_loss: f32::NAN,
@@ -254,17 +269,17 @@ pub(super) fn fine_tune(
         if (step + 1) % p.guard_every == 0 || step + 1 == p.steps {
             let g = problem.loss(&model.valid(), shape, emb, &plain);
             bar.set_message(format!(
-                "loss {value:.4} held-out {g:.4} (parent {guard_before:.4})"
+                "loss {value:.4} held-out {g:.4} (limit {limit:.4})"
             ));
             tracing::info!(
-                "fine-tune step {}: loss {value:.5}, held-out {g:.5} (parent {guard_before:.5})",
+                "fine-tune step {}: loss {value:.5}, held-out {g:.5} (parent {guard_before:.5}, limit {limit:.5})",
                 step + 1
             );
             if f64::from(g) > limit || !g.is_finite() {
                 outcome.stopped_early = step + 1 < p.steps || outcome.kept_step == 0;
                 if outcome.kept_step == 0 {
                     return Err(FinetuneError::Forgetting {
-                        before: guard_before,
+                        before: guard_reference,
                         after: g,
                         steps: step + 1,
                     });

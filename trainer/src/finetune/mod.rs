@@ -88,9 +88,9 @@ pub enum FinetuneError {
     #[error("nothing to train on: {0}")]
     NothingToTrain(String),
     /// The held-out loss rose past the tolerance before the first accepted check.
-    #[error("the held-out corpus loss rose from {before:.5} to {after:.5} within the first {steps} steps: no version published (lower the learning rate)")]
+    #[error("the held-out corpus loss rose from {before:.5} (the base's) to {after:.5} within the first {steps} steps, past the tolerance: no version published (lower the learning rate, or roll back: the versions since the base have used up the forgetting budget)")]
     Forgetting {
-        /// Held-out loss of the parent.
+        /// Held-out loss the tolerance is measured from (the base's).
         before: f32,
         /// Held-out loss at the first check.
         after: f32,
