@@ -45,13 +45,13 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     ddim_steps: usize,
     /// Fine-tune steps per iteration.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = FitParams::default().steps)]
     steps: usize,
     /// Fine-tune batch.
     #[arg(long, default_value_t = 8)]
     batch: usize,
     /// Fine-tune learning rate.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = FitParams::default().lr)]
     lr: f64,
     /// Steps between held-out checks.
     #[arg(long, default_value_t = 20)]

@@ -42,7 +42,10 @@ impl Default for FitParams {
         Self {
             steps: 100,
             batch: 8,
-            lr: 5e-5,
+            // Measured with `simulate` on the base: at 1e-4 and 3e-5 every version came out
+            // duller than the base on nine requests in ten (Adam moves every weight by ≈ lr a
+            // step whatever its gradient, which blurs a small pretrained model); 5e-6 did not.
+            lr: 5e-6,
             seed: 7,
             guard_every: 20,
             guard_tolerance: 0.05,
