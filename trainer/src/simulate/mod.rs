@@ -211,11 +211,11 @@ pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<(ArmReport, Taste), Sim
     // The version being rated, and what the fine-tune that made it reported.
     let mut current: Option<Pipeline> = None;
     let mut made_by: Option<(usize, (f32, f32))> = None;
+    // The same requests (songs, weights, seeds) every round: each version is heard on the same
+    // material, so the mean rating compares versions rather than request sets (with fresh
+    // requests per round it moved by ±0.4 stars between two identical models).
+    let reqs = requests(options.seed, options.requests, songs.len());
     for round in 0..=options.iterations {
-        // The same requests (songs, weights, seeds) every round: each version is heard on the
-        // same material, so the mean rating compares versions rather than request sets (with
-        // fresh requests per round it moved by ±0.4 stars between two identical models).
-        let reqs = requests(options.seed, 0, options.requests, songs.len());
         let clips = match current.as_mut() {
             Some(pipe) => generate_round(pipe, Some(&mut base), &mut store, &songs, &reqs, g)?,
             None => generate_round(&mut base, None, &mut store, &songs, &reqs, g)?,

@@ -29,10 +29,10 @@ pub struct Request {
     seed: u64,
 }
 
-/// The round's requests, drawn from `(seed, round)` alone so every arm hears the same ones.
-pub fn requests(seed: u64, round: usize, n: usize, songs: usize) -> Vec<Request> {
-    let mut rng =
-        ChaCha8Rng::seed_from_u64(seed ^ (round as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
+/// The simulation's requests, drawn from `seed` alone so every arm and every round hears the
+/// same ones.
+pub fn requests(seed: u64, n: usize, songs: usize) -> Vec<Request> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xA24B_AED4_963E_E407);
     (0..n)
         .map(|_| {
             let first = rng.random_range(0..songs);
