@@ -101,3 +101,61 @@ impl Noised {
         Tensor::from_data(TensorData::new(values, [b, 1, 1, 1]), device)
     }
 }
+
+/// A fixed ε-prediction problem on held-out latents: timesteps spread over [0, T) and noise
+/// drawn once per batch from `(seed, batch index)`, so every evaluation asks the same question
+/// and two losses compare models, not draws.
+pub struct FixedProblem {
+    batches: Vec<Noised>,
+    shape: [usize; 3],
+    embedding_dim: usize,
+}
+
+impl FixedProblem {
+    /// Noises `latents` (each `shape`, already scaled) in batches of `batch`.
+    pub fn new(
+        latents: &[Vec<f32>],
+        shape: [usize; 3],
+        schedule: &NoiseSchedule,
+        embedding_dim: usize,
+        seed: u64,
+        batch: usize,
+    ) -> Result<Self, DdimError> {
+        let batch = batch.max(1);
+        let len_one = shape.iter().product();
+        let ts = spread_timesteps(latents.len(), schedule.num_train_timesteps());
+        let mut batches = Vec::new();
+        for (k, chunk) in latents.chunks(batch).enumerate() {
+            let mut rng = crate::pretrain::step_rng(seed, k);
+            let x0: Vec<f32> = chunk.iter().flatten().copied().collect();
+            let t = &ts[k * batch..k * batch + chunk.len()];
+            batches.push(noise_batch(
+                schedule,
+                &x0,
+                len_one,
+                t,
+                embedding_dim,
+                &mut rng,
+            )?);
+        }
+        Ok(Self {
+            batches,
+            shape,
+            embedding_dim,
+        })
+    }
+
+    /// Mean ε-MSE of `unet` over every latent (unweighted: an error anywhere on the schedule
+    /// counts).
+    pub fn loss(&self, unet: &crate::model::Unet, device: &Device) -> f32 {
+        let (mut sum, mut count) = (0.0f64, 0usize);
+        for b in &self.batches {
+            let (sample, temb, noise) = b.tensors(self.shape, self.embedding_dim, device);
+            let mse = (unet.forward(sample, temb) - noise).powi_scalar(2).mean();
+            let n = b.weights.len();
+            sum += f64::from(mse.into_scalar::<f32>()) * n as f64;
+            count += n;
+        }
+        (sum / count.max(1) as f64) as f32
+    }
+}

@@ -2,7 +2,7 @@
 //! confidence-weighted ε-loss over the pool, and a held-out guard that stops it before it forgets.
 use super::data::{Guard, GuardSource, TrainingSet};
 use super::{FinetuneError, FinetuneOptions};
-use crate::diffusion::{biased_timesteps, noise_batch, spread_timesteps, Noised};
+use crate::diffusion::{biased_timesteps, noise_batch, FixedProblem, Noised};
 use crate::model::{Unet, UnetConfig};
 use crate::onnx::{load_from_onnx, patch_onnx_initializers, NameMap};
 use crate::pretrain::{roll_rows, step_rng};
@@ -129,49 +129,6 @@ fn inherited_reference(parent: &Manifest, guard: &Guard) -> Option<f32> {
     (same_source && same_size && reference.is_finite()).then_some(reference)
 }
 
-/// The fixed held-out problem: every guard latent at spread timesteps with fixed noise.
-struct GuardProblem {
-    batches: Vec<Noised>,
-}
-
-impl GuardProblem {
-    fn new(
-        guard: &Guard,
-        schedule: &NoiseSchedule,
-        embedding_dim: usize,
-        seed: u64,
-        batch: usize,
-    ) -> Result<Self, FinetuneError> {
-        let n = guard.latents.len();
-        let len_one = guard.latents.first().map_or(0, Vec::len);
-        let ts = spread_timesteps(n, schedule.num_train_timesteps());
-        let mut batches = Vec::new();
-        for (k, chunk) in guard.latents.chunks(batch.max(1)).enumerate() {
-            let mut rng = step_rng(seed ^ 0x6A2D, k);
-            let x0: Vec<f32> = chunk.iter().flatten().copied().collect();
-            let t = &ts[k * batch.max(1)..k * batch.max(1) + chunk.len()];
-            batches.push(
-                noise_batch(schedule, &x0, len_one, t, embedding_dim, &mut rng)
-                    .map_err(FinetuneError::model)?,
-            );
-        }
-        Ok(Self { batches })
-    }
-
-    /// Mean ε-MSE of `unet` (unweighted: forgetting anywhere on the schedule counts).
-    fn loss(&self, unet: &Unet, shape: [usize; 3], embedding_dim: usize, device: &Device) -> f32 {
-        let (mut sum, mut count) = (0.0f64, 0usize);
-        for b in &self.batches {
-            let (sample, temb, noise) = b.tensors(shape, embedding_dim, device);
-            let mse = (unet.forward(sample, temb) - noise).powi_scalar(2).mean();
-            let n = b.weights.len();
-            sum += f64::from(mse.into_scalar::<f32>()) * n as f64;
-            count += n;
-        }
-        (sum / count.max(1) as f64) as f32
-    }
-}
-
 /// Fine-tunes the parent's UNet on `set`; see [`FitParams`] for the knobs.
 pub(super) fn fine_tune(
     parent_dir: &Path,
@@ -194,8 +151,16 @@ pub(super) fn fine_tune(
     let l = &parent.latent;
     let shape = [l.channels, l.height, l.width];
     let len_one = l.len();
-    let problem = GuardProblem::new(guard, &schedule, emb, p.seed, p.batch)?;
-    let guard_before = problem.loss(&model.valid(), shape, emb, &plain);
+    let problem = FixedProblem::new(
+        &guard.latents,
+        shape,
+        &schedule,
+        emb,
+        p.seed ^ 0x6A2D,
+        p.batch,
+    )
+    .map_err(FinetuneError::model)?;
+    let guard_before = problem.loss(&model.valid(), &plain);
     let guard_reference = inherited_reference(parent, guard).unwrap_or(guard_before);
     let limit = f64::from(guard_reference) * (1.0 + p.guard_tolerance);
     let mut kept = model.valid();
@@ -270,7 +235,7 @@ pub(super) fn fine_tune(
         outcome.steps_run = step + 1;
         bar.inc(1);
         if (step + 1) % p.guard_every == 0 || step + 1 == p.steps {
-            let g = problem.loss(&model.valid(), shape, emb, &plain);
+            let g = problem.loss(&model.valid(), &plain);
             bar.set_message(format!(
                 "loss {value:.4} held-out {g:.4} (limit {limit:.4})"
             ));

@@ -9,7 +9,7 @@ use super::state::{
 };
 use super::{step_rng, LatentCache, PretrainError, PretrainOptions, PretrainReport, Stage};
 use crate::corpus::Corpus;
-use crate::diffusion::{biased_timesteps, noise_batch, Noised};
+use crate::diffusion::{biased_timesteps, noise_batch, FixedProblem, Noised};
 use crate::model::{Unet, UnetConfig};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -27,7 +27,8 @@ struct UnetRun {
     ema: Unet,
     optim: ModuleOptimizer,
     train: Vec<usize>,
-    eval: Vec<usize>,
+    /// The held-out ε-problem on the eval latents, built once.
+    heldout: FixedProblem,
     batch: usize,
     seed: u64,
     ema_decay: f32,
@@ -95,31 +96,7 @@ impl StageRun for UnetRun {
     }
 
     fn heldout(&mut self, _state: &mut TrainState) -> Result<f32, PretrainError> {
-        // Fixed timesteps spread over [0, T) and fixed noise: the same problem every time.
-        let plain = self.device.clone().inner();
-        let total = self.schedule.num_train_timesteps();
-        let n = self.eval.len().max(1);
-        let (mut sum, mut count) = (0.0f64, 0usize);
-        for (k, chunk) in self.eval.chunks(self.batch.max(1)).enumerate() {
-            let mut rng = step_rng(self.seed ^ 0xE7A1, k);
-            let x0: Vec<f32> = chunk
-                .iter()
-                .flat_map(|&i| self.cache.latent(i).iter().map(|v| v * self.scale))
-                .collect();
-            let ts: Vec<usize> = (0..chunk.len())
-                .map(|j| ((k * self.batch + j) * total + total / 2) / n)
-                .map(|t| t.min(total - 1))
-                .collect();
-            let noised = self.noise(&x0, &ts, &mut rng)?;
-            let (sample, temb, noise) =
-                noised.tensors(self.cache.shape, self.embedding_dim, &plain);
-            let err = (self.ema.forward(sample, temb) - noise)
-                .powi_scalar(2)
-                .mean();
-            sum += f64::from(err.into_scalar::<f32>()) * chunk.len() as f64;
-            count += chunk.len();
-        }
-        Ok((sum / count.max(1) as f64) as f32)
+        Ok(self.heldout.loss(&self.ema, &self.device.clone().inner()))
     }
 
     fn save(&self, dir: &Path) -> Result<(), PretrainError> {
@@ -264,19 +241,34 @@ pub(super) fn run(options: &PretrainOptions) -> Result<PretrainReport, PretrainE
         train.len(),
         eval.len()
     );
+    let scale = state.latent_scale.unwrap_or(scale_now);
+    let schedule =
+        NoiseSchedule::from_config(&ScheduleConfig::default()).map_err(PretrainError::engine)?;
+    let eval_latents: Vec<Vec<f32>> = eval
+        .iter()
+        .map(|&i| cache.latent(i).iter().map(|v| v * scale).collect())
+        .collect();
+    let heldout = FixedProblem::new(
+        &eval_latents,
+        cache.shape,
+        &schedule,
+        config.embedding_dim,
+        state.seed ^ 0xE7A1,
+        state.batch,
+    )
+    .map_err(PretrainError::engine)?;
     let mut run = UnetRun {
-        scale: state.latent_scale.unwrap_or(scale_now),
+        scale,
         cache,
         model,
         ema,
         optim,
         train,
-        eval,
+        heldout,
         batch: state.batch,
         seed: state.seed,
         ema_decay: state.ema_decay.unwrap_or(options.ema_decay),
-        schedule: NoiseSchedule::from_config(&ScheduleConfig::default())
-            .map_err(PretrainError::engine)?,
+        schedule,
         embedding_dim: config.embedding_dim,
         device,
     };
