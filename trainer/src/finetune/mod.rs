@@ -15,7 +15,7 @@ pub use publish::{next_version_number, write_version, EXPORT_PAUSE_ENV};
 
 use crate::pretrain::Backend;
 use crate::select::{
-    pool_weights, purge_store, select_from_store, Normaliser, RatingInput, SelectConfig,
+    pool_weights, purge_store, select_from_store, store_normaliser, RatingInput, SelectConfig,
     SelectError,
 };
 use refrain_engine::feedback::{now_ms, FeedbackError, FeedbackStore, ModelVersion, Since};
@@ -256,12 +256,7 @@ pub fn pending_ratings(options: &FinetuneOptions) -> Result<usize, FinetuneError
     let current = Manifest::load(&dir)?;
     let store = FeedbackStore::open(&options.data_dir)?;
     let since = ratings_to_offer(&store.model_versions()?, current.version);
-    let all: Vec<RatingInput> = store
-        .ratings_since(Since::All)?
-        .iter()
-        .map(RatingInput::from)
-        .collect();
-    let norm = Normaliser::from_history(&all, &options.select);
+    let norm = store_normaliser(&store, &options.select)?;
     Ok(store
         .ratings_since(since)?
         .iter()

@@ -35,7 +35,9 @@ pub use rating::{
     confidence, is_accept, is_spam, listening_fraction, raw_rating, Normaliser, RaterRange,
     RatingInput, Scored,
 };
-pub use store::{pool_weights, purge_store, select_from_store, PurgeReport, SelectionReport};
+pub use store::{
+    pool_weights, purge_store, select_from_store, store_normaliser, PurgeReport, SelectionReport,
+};
 
 /// Why the selection could not run.
 #[derive(Debug, thiserror::Error)]

@@ -41,6 +41,20 @@ pub struct SelectionReport {
     pub decisions: Vec<(RatingId, Decision)>,
 }
 
+/// The per-rater normaliser over the store's whole history ([`Since::All`]), so a rater's
+/// scale does not shift with the window of ratings being scored.
+pub fn store_normaliser(
+    store: &FeedbackStore,
+    cfg: &SelectConfig,
+) -> Result<Normaliser, SelectError> {
+    let history: Vec<RatingInput> = store
+        .ratings_since(Since::All)?
+        .iter()
+        .map(RatingInput::from)
+        .collect();
+    Ok(Normaliser::from_history(&history, cfg))
+}
+
 /// What [`purge_store`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PurgeReport {
@@ -64,12 +78,7 @@ pub fn select_from_store(
     cfg: &SelectConfig,
 ) -> Result<SelectionReport, SelectError> {
     cfg.validate()?;
-    let history: Vec<RatingInput> = store
-        .ratings_since(Since::All)?
-        .iter()
-        .map(RatingInput::from)
-        .collect();
-    let norm = Normaliser::from_history(&history, cfg);
+    let norm = store_normaliser(store, cfg)?;
     let rated = store.ratings_with_clips(since)?;
     let mut ids = Vec::with_capacity(rated.len());
     let mut candidates = Vec::with_capacity(rated.len());
