@@ -107,3 +107,22 @@ pub fn publish_current(data_dir: &Path, version_dir_name: &str) -> Result<(), Ma
     }
     write_atomic(&pointer, format!("{version_dir_name}\n").as_bytes())
 }
+
+/// Env var naming the shipped base model version directory (both CLIs honour it).
+pub const BASE_MODEL_ENV: &str = "REFRAIN_BASE_MODEL";
+
+/// The shipped base named by [`BASE_MODEL_ENV`], if set and not empty.
+pub fn base_from_env() -> Option<PathBuf> {
+    std::env::var_os(BASE_MODEL_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `models/base` next to or above the running binary (an install, or `target/<profile>/` in a
+/// checkout), if one holds a manifest.
+pub fn base_beside_exe() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .map(|dir| dir.join("models").join("base"))
+        .find(|dir| dir.join(super::MANIFEST_FILE).is_file())
+}

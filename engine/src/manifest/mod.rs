@@ -11,7 +11,8 @@ mod validate;
 
 pub use fsutil::{rfc3339_utc, sha256_file, write_atomic};
 pub use location::{
-    current_version_dir, data_dir, publish_current, resolve_data_dir, CURRENT_POINTER,
+    base_beside_exe, base_from_env, current_version_dir, data_dir, publish_current,
+    resolve_data_dir, BASE_MODEL_ENV, CURRENT_POINTER,
 };
 
 use crate::spectrogram::AudioConfig;

@@ -44,8 +44,8 @@ impl Location {
         if let Some(dir) = &self.model_base {
             return dir.clone();
         }
-        if let Some(dir) = std::env::var_os("REFRAIN_BASE_MODEL").filter(|v| !v.is_empty()) {
-            return PathBuf::from(dir);
+        if let Some(dir) = manifest::base_from_env() {
+            return dir;
         }
         let has_manifest = |dir: &Path| dir.join(MANIFEST_FILE).is_file();
         let in_data = data_dir.map(|d| d.join("models").join("base"));
@@ -53,13 +53,7 @@ impl Location {
             return dir;
         }
         // The engine CLI's rule, so both binaries of one install agree on the base.
-        let exe = std::env::current_exe().ok();
-        let beside_exe = exe
-            .iter()
-            .flat_map(|exe| exe.ancestors())
-            .map(|dir| dir.join("models").join("base"))
-            .find(|dir| has_manifest(dir));
-        beside_exe.unwrap_or_else(|| PathBuf::from("models/base"))
+        manifest::base_beside_exe().unwrap_or_else(|| PathBuf::from("models/base"))
     }
 
     /// The data dir and the shipped base, for commands that cannot work without a data dir.

@@ -8,21 +8,9 @@ use std::path::{Path, PathBuf};
 /// The shipped base: `$REFRAIN_BASE_MODEL`, else `models/base` next to (or above) the binary,
 /// else `models/base` under the working directory.
 pub fn shipped_base() -> PathBuf {
-    if let Some(dir) = std::env::var_os("REFRAIN_BASE_MODEL") {
-        return PathBuf::from(dir);
-    }
-    let exe_dirs = std::env::current_exe().ok();
-    let found = exe_dirs
-        .iter()
-        .flat_map(|exe| exe.ancestors())
-        .find_map(|dir| {
-            let candidate = dir.join("models/base");
-            candidate
-                .join(manifest::MANIFEST_FILE)
-                .is_file()
-                .then_some(candidate)
-        });
-    found.unwrap_or_else(|| PathBuf::from("models/base"))
+    manifest::base_from_env()
+        .or_else(manifest::base_beside_exe)
+        .unwrap_or_else(|| PathBuf::from("models/base"))
 }
 
 /// Resolves the model directory for a command.
