@@ -34,7 +34,8 @@ stage() {
 }
 
 # Autoencoder: batches of 4 random 128-frame crops (fully convolutional, so crops train the same
-# weights at half the cost of whole windows: more steps per CPU hour).
-stage --stage autoencoder --out "$TRAIN/autoencoder" --steps "$AE_STEPS" --batch 4 --crop 128 --lr 4e-4
+# weights at half the cost of whole windows: more steps per CPU hour), with the detail term
+# (L1 on frame-to-frame and band-to-band changes) that keeps onsets from smearing.
+stage --stage autoencoder --out "$TRAIN/autoencoder" --steps "$AE_STEPS" --batch 4 --crop 128 --lr 4e-4 --detail-weight 1
 stage --stage unet --out "$TRAIN/unet" --steps "$UNET_STEPS" --batch 16
 echo "== $(date -u +%FT%TZ) done"

@@ -48,6 +48,10 @@ pub struct Args {
     /// Autoencoder stage: train on random crops of this many frames (default: whole windows).
     #[arg(long)]
     crop: Option<usize>,
+    /// Autoencoder stage: weight of the loss on frame-to-frame and band-to-band changes, which
+    /// keeps onsets and harmonics sharp (default: the checkpoint's, 1 for a fresh run).
+    #[arg(long)]
+    detail_weight: Option<f32>,
     /// Seed of a fresh run.
     #[arg(long, default_value_t = 0x5eed)]
     seed: u64,
@@ -70,6 +74,7 @@ pub fn run(args: &Args) -> Result<()> {
     options.checkpoint_every = args.checkpoint_every;
     options.seed = args.seed;
     options.crop_frames = args.crop;
+    options.detail_weight = args.detail_weight;
     options.progress = std::io::stderr().is_terminal();
     if let Some(json) = &args.model {
         match args.stage {

@@ -6,9 +6,11 @@ use super::state::{
     checkpoint_dir, load_module, load_optimizer, save_module, save_optimizer, truncate_loss_log,
     CorpusSummary, TrainState,
 };
-use super::{step_rng, PretrainError, PretrainOptions, PretrainReport, Stage};
+use super::{
+    step_rng, PretrainError, PretrainOptions, PretrainReport, Stage, DEFAULT_DETAIL_WEIGHT,
+};
 use crate::corpus::Corpus;
-use crate::model::autoencoder::kl_loss;
+use crate::model::autoencoder::{detail_loss, kl_loss};
 use crate::model::{AutoencoderConfig, Decoder, Encoder};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -57,6 +59,7 @@ struct AeRun {
     batch: usize,
     seed: u64,
     kl_weight: f32,
+    detail_weight: f32,
     crop: usize,
     device: Device,
 }
@@ -76,8 +79,13 @@ impl StageRun for AeRun {
         );
         let z = mean.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let recon = self.model.decoder.forward(z);
-        let rec = (recon - mel).abs().mean();
-        let loss = rec.clone() + kl_loss(mean, logvar).mul_scalar(self.kl_weight);
+        let rec = (recon.clone() - mel.clone()).abs().mean();
+        // The logged loss stays the plain L1 so the curve compares across runs and with the
+        // held-out number; the detail term only shapes the gradient.
+        let mut loss = rec.clone() + kl_loss(mean, logvar).mul_scalar(self.kl_weight);
+        if self.detail_weight > 0.0 {
+            loss = loss + detail_loss(recon, mel).mul_scalar(self.detail_weight);
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
         Ok(rec.into_scalar::<f32>())
@@ -181,6 +189,7 @@ pub(super) fn run(options: &PretrainOptions) -> Result<PretrainReport, PretrainE
         batch: state.batch,
         seed: state.seed,
         kl_weight: state.kl_weight.unwrap_or(options.kl_weight),
+        detail_weight: state.detail_weight.unwrap_or(0.0),
         crop: state.crop_frames.unwrap_or(state.audio.frames),
         device,
     };
@@ -207,6 +216,8 @@ pub(super) fn new_state(options: &PretrainOptions, corpus: &Corpus) -> TrainStat
         crop_frames: (options.stage == Stage::Autoencoder)
             .then_some(options.crop_frames)
             .flatten(),
+        detail_weight: (options.stage == Stage::Autoencoder)
+            .then(|| options.detail_weight.unwrap_or(DEFAULT_DETAIL_WEIGHT)),
         ema_decay: (options.stage == Stage::Unet).then_some(options.ema_decay),
         autoencoder_step: None,
         latent_std: None,
@@ -225,6 +236,18 @@ pub(super) fn resumed(mut state: TrainState, options: &PretrainOptions) -> Train
     if let Some(lr) = options.lr.filter(|&lr| lr != state.lr) {
         tracing::warn!("lr {} → {lr}: not an exact continuation", state.lr);
         state.lr = lr;
+    }
+    if state.stage == Stage::Autoencoder {
+        if let Some(w) = options
+            .detail_weight
+            .filter(|&w| Some(w) != state.detail_weight)
+        {
+            tracing::warn!(
+                "detail weight {:?} → {w}: not an exact continuation",
+                state.detail_weight
+            );
+            state.detail_weight = Some(w);
+        }
     }
     state
 }

@@ -104,6 +104,9 @@ pub struct PretrainOptions {
     pub kl_weight: f32,
     /// Autoencoder stage: train on random crops of this many frames (`None` = whole windows).
     pub crop_frames: Option<usize>,
+    /// Weight of the autoencoder's detail term ([`crate::model::autoencoder::detail_loss`]);
+    /// `None` = the checkpoint's, or [`DEFAULT_DETAIL_WEIGHT`] for a fresh run.
+    pub detail_weight: Option<f32>,
     /// Decay of the UNet weights' exponential moving average.
     pub ema_decay: f32,
     /// Tensor backend.
@@ -133,6 +136,7 @@ impl PretrainOptions {
             unet: UnetConfig::default(),
             kl_weight: 1e-5,
             crop_frames: None,
+            detail_weight: None,
             ema_decay: 0.999,
             backend: Backend::Cpu,
             progress: false,
@@ -155,6 +159,10 @@ impl PretrainOptions {
         }
     }
 }
+
+/// Detail-term weight of a fresh autoencoder run: at 1 the term is about as large as the plain
+/// L1 early in training, enough to keep onsets without ringing.
+pub const DEFAULT_DETAIL_WEIGHT: f32 = 1.0;
 
 /// What a finished run reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

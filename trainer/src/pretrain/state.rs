@@ -84,6 +84,9 @@ pub struct TrainState {
     /// Frames per training crop (autoencoder stage; `None` = whole windows).
     #[serde(default)]
     pub crop_frames: Option<usize>,
+    /// Weight of the detail term (autoencoder stage; `None`: checkpoints from before it, 0).
+    #[serde(default)]
+    pub detail_weight: Option<f32>,
     /// EMA decay (UNet stage).
     #[serde(default)]
     pub ema_decay: Option<f32>,

@@ -294,8 +294,9 @@ fn training_summary(
         "corpus": ae.corpus,
         "autoencoder": {
             "config": ae.autoencoder,
-            "loss": "L1 on model-range mel (held-out: posterior mean) + KL",
+            "loss": "L1 on model-range mel (held-out: posterior mean) + KL + detail (L1 of frame-to-frame and band-to-band changes)",
             "kl_weight": ae.kl_weight,
+            "detail_weight": ae.detail_weight,
             "crop_frames": ae.crop_frames,
             "latent_std": ae.latent_std,
             "run": stage("autoencoder", Some(ae))?,
