@@ -6,13 +6,14 @@
 #
 #   nohup setsid scripts/pretrain.sh > ~/.cache/refrain/train/pretrain.log 2>&1 &
 #
-# Env: CORPUS, TRAIN (checkpoint root), AE_STEPS, UNET_STEPS, BACKEND (cpu|cuda; cuda also
+# Env: CORPUS, TRAIN (checkpoint root), AE_STEPS, AE_LR, UNET_STEPS, BACKEND (cpu|cuda; cuda also
 # builds with --features cuda).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPUS=${CORPUS:-$HOME/.cache/refrain/corpus}
 TRAIN=${TRAIN:-$HOME/.cache/refrain/train}
 AE_STEPS=${AE_STEPS:-600}
+AE_LR=${AE_LR:-4e-4}
 UNET_STEPS=${UNET_STEPS:-20000}
 BACKEND=${BACKEND:-cpu}
 FEATURES=()
@@ -36,6 +37,6 @@ stage() {
 # Autoencoder: batches of 4 random 128-frame crops (fully convolutional, so crops train the same
 # weights at half the cost of whole windows: more steps per CPU hour), with the detail term
 # (L1 on frame-to-frame and band-to-band changes) that keeps onsets from smearing.
-stage --stage autoencoder --out "$TRAIN/autoencoder" --steps "$AE_STEPS" --batch 4 --crop 128 --lr 4e-4 --detail-weight 1
+stage --stage autoencoder --out "$TRAIN/autoencoder" --steps "$AE_STEPS" --batch 4 --crop 128 --lr "$AE_LR" --detail-weight 1
 stage --stage unet --out "$TRAIN/unet" --steps "$UNET_STEPS" --batch 16
 echo "== $(date -u +%FT%TZ) done"
