@@ -107,6 +107,7 @@ fn options(w: &World) -> FinetuneOptions {
         guard_every: 10,
         // A random network's held-out loss is meaningless; the guard is tested on its own.
         guard_tolerance: 100.0,
+        prior_share: 0.0,
     };
     o
 }
@@ -203,6 +204,36 @@ fn a_round_selects_learns_publishes_and_guards() {
     assert_eq!(second.version, 2);
     assert_eq!(second.fit.guard_reference, report.fit.guard_before);
     assert_eq!(report.fit.guard_reference, report.fit.guard_before);
+}
+
+#[test]
+fn prior_preservation_mixes_the_songs_into_the_batches() {
+    let songs = [normal(1, LEN), normal(2, LEN)];
+    let song_loss = |share: f64| {
+        let w = world();
+        let mut o = options(&w);
+        o.fit.prior_share = share;
+        let report = train_next_version(&o).unwrap();
+        let expected = if share > 0.0 { 2 } else { 0 };
+        assert_eq!(report.fit.prior_latents, expected, "share {share}");
+        let v1 = manifest::current_version_dir(&w.data, &w.base);
+        (eps_loss(&w.base, &songs), eps_loss(&v1, &songs))
+    };
+    let (base, pool_only) = song_loss(0.0);
+    let (_, with_prior) = song_loss(0.5);
+    assert!(
+        with_prior < pool_only && with_prior < base,
+        "song ε-loss: base {base}, pool only {pool_only}, half songs {with_prior}"
+    );
+
+    let w = world();
+    let mut o = options(&w);
+    o.fit.prior_share = 1.0;
+    let err = train_next_version(&o).unwrap_err();
+    assert!(err.to_string().contains("prior share"), "{err}");
+    assert_eq!(manifest::current_version_dir(&w.data, &w.base), w.base);
+    // Refused before the round touched the store: the ratings are still all pending.
+    assert_eq!(pending_ratings(&options(&w)).unwrap(), 3);
 }
 
 #[test]

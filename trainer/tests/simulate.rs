@@ -35,6 +35,7 @@ fn options(dir: &std::path::Path) -> SimOptions {
             seed: 1,
             guard_every: 2,
             guard_tolerance: 100.0,
+            prior_share: 0.0,
         },
         arms: vec![Arm::Full, Arm::NoSelection],
         seed: 5,

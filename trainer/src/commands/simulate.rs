@@ -59,6 +59,9 @@ pub struct Args {
     /// Held-out loss tolerance.
     #[arg(long, default_value_t = FitParams::default().guard_tolerance)]
     guard_tolerance: f64,
+    /// Share of each fine-tune batch drawn from the producer's songs (prior preservation).
+    #[arg(long, default_value_t = FitParams::default().prior_share)]
+    prior_share: f64,
     /// Arms to run.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Arm::Full, Arm::FixedConfidence, Arm::NoSelection])]
     arms: Vec<Arm>,
@@ -97,6 +100,7 @@ pub fn run(args: &Args) -> Result<()> {
             seed: args.seed,
             guard_every: args.guard_every,
             guard_tolerance: args.guard_tolerance,
+            prior_share: args.prior_share,
         },
         arms: args.arms.clone(),
         seed: args.seed,

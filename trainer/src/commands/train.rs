@@ -30,6 +30,9 @@ pub struct TrainArgs {
     /// Stop once the held-out loss exceeds the parent's by this fraction.
     #[arg(long, default_value_t = FitParams::default().guard_tolerance)]
     pub guard_tolerance: f64,
+    /// Share of each fine-tune batch drawn from the producer's songs (prior preservation).
+    #[arg(long, default_value_t = FitParams::default().prior_share)]
+    pub prior_share: f64,
     /// Loss weights: the confidence ω, or 1 for every sample (ablation).
     #[arg(long, value_enum, default_value_t = Confidence::Weighted)]
     pub confidence: Confidence,
@@ -56,6 +59,7 @@ impl TrainArgs {
             seed: self.seed,
             guard_every: self.guard_every,
             guard_tolerance: self.guard_tolerance,
+            prior_share: self.prior_share,
         };
         o.select.genetic = !self.no_selection;
         o.confidence = self.confidence;

@@ -148,13 +148,7 @@ pub fn load_guard(
         let latents = values.chunks(len).map(<[f32]>::to_vec).collect();
         (GuardSource::Corpus, latents)
     } else {
-        let songs = store.songs()?;
-        let latents: Vec<Vec<f32>> = songs
-            .into_iter()
-            .map(|s| s.latent)
-            .filter(|l| l.len() == len)
-            .collect();
-        (GuardSource::Songs, latents)
+        (GuardSource::Songs, song_latents(store, manifest)?)
     };
     let latents: Vec<Vec<f32>> = latents
         .into_iter()
@@ -172,6 +166,21 @@ pub fn load_guard(
         source,
         latents: keep.into_iter().map(|i| latents[i].clone()).collect(),
     })
+}
+
+/// The store's song latents that fit `manifest`'s latent shape and are finite: the
+/// producer's own music through the model's encoder.
+pub fn song_latents(
+    store: &FeedbackStore,
+    manifest: &Manifest,
+) -> Result<Vec<Vec<f32>>, FinetuneError> {
+    let len = manifest.latent.len();
+    Ok(store
+        .songs()?
+        .into_iter()
+        .map(|s| s.latent)
+        .filter(|l| l.len() == len && l.iter().all(|v| v.is_finite()))
+        .collect())
 }
 
 /// Writes `latents` as a [`GUARD_FILE`] into `dir`.

@@ -35,6 +35,10 @@ pub struct FitParams {
     pub guard_every: usize,
     /// Stop once the held-out loss exceeds the parent's by this fraction.
     pub guard_tolerance: f64,
+    /// Share of each batch drawn from the producer's own songs instead of the pool (prior
+    /// preservation): the pool holds the model's own outputs, and training on those alone
+    /// also teaches the model its own smoothness; real music in the batch pulls against that.
+    pub prior_share: f64,
 }
 
 impl Default for FitParams {
@@ -49,7 +53,27 @@ impl Default for FitParams {
             seed: 7,
             guard_every: 20,
             guard_tolerance: 0.05,
+            prior_share: 0.0,
         }
+    }
+}
+
+impl FitParams {
+    /// Refuses settings that cannot train, before a round touches the store.
+    pub fn validate(&self) -> Result<(), FinetuneError> {
+        let p = self;
+        if p.steps == 0 || p.batch == 0 || p.guard_every == 0 || !p.lr.is_finite() || p.lr <= 0.0 {
+            return Err(FinetuneError::Model(
+                "steps, batch and guard_every must be at least 1 and lr positive".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&p.prior_share) {
+            return Err(FinetuneError::Model(format!(
+                "prior share {} is not in [0, 1)",
+                p.prior_share
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -66,6 +90,8 @@ pub struct FitOutcome {
     pub guard_source: GuardSource,
     /// Held-out latents.
     pub guard_latents: usize,
+    /// Song latents mixed into the batches (prior preservation; 0 when off).
+    pub prior_latents: usize,
     /// Held-out ε-loss of the parent.
     pub guard_before: f32,
     /// The loss the tolerance is measured from: the first fine-tuned ancestor's parent (the
@@ -129,20 +155,21 @@ fn inherited_reference(parent: &Manifest, guard: &Guard) -> Option<f32> {
     (same_source && same_size && reference.is_finite()).then_some(reference)
 }
 
-/// Fine-tunes the parent's UNet on `set`; see [`FitParams`] for the knobs.
+/// Fine-tunes the parent's UNet on `set`, with `prior` (song latents) mixed into the batches
+/// when [`FitParams::prior_share`] asks for it; see [`FitParams`] for the knobs.
 pub(super) fn fine_tune(
     parent_dir: &Path,
     parent: &Manifest,
     set: &TrainingSet,
+    prior: &[Vec<f32>],
     guard: &Guard,
     options: &FinetuneOptions,
 ) -> Result<Fitted, FinetuneError> {
     let p = &options.fit;
-    if p.steps == 0 || p.batch == 0 || p.guard_every == 0 || !p.lr.is_finite() || p.lr <= 0.0 {
-        return Err(FinetuneError::Model(
-            "steps, batch and guard_every must be at least 1 and lr positive".into(),
-        ));
-    }
+    p.validate()?;
+    // Drawing nothing extra when the prior is off keeps the random stream of plain fine-tunes.
+    let prior = if p.prior_share > 0.0 { prior } else { &[] };
+    let prior_weight = set.mean_weight();
     let plain = options.backend.device().map_err(FinetuneError::model)?;
     let device = plain.clone().autodiff();
     let (mut model, names, onnx) = load_unet(parent_dir, parent, &device)?;
@@ -170,6 +197,7 @@ pub(super) fn fine_tune(
         stopped_early: false,
         guard_source: guard.source,
         guard_latents: guard.latents.len(),
+        prior_latents: prior.len(),
         guard_before,
         guard_reference,
         guard_after: guard_before,
@@ -190,15 +218,23 @@ pub(super) fn fine_tune(
     let began = Instant::now();
     for step in 0..p.steps {
         let mut rng = step_rng(p.seed, step);
-        let picks: Vec<usize> = (0..p.batch)
-            .map(|_| rng.random_range(0..set.len()))
+        let picks: Vec<(&[f32], f32)> = (0..p.batch)
+            .map(|_| {
+                if !prior.is_empty() && rng.random::<f64>() < p.prior_share {
+                    let i = rng.random_range(0..prior.len());
+                    (prior[i].as_slice(), prior_weight)
+                } else {
+                    let i = rng.random_range(0..set.len());
+                    (set.latent(i), set.weight(i))
+                }
+            })
             .collect();
         let mut x0 = vec![0.0f32; picks.len() * len_one];
-        for (b, &i) in picks.iter().enumerate() {
+        for (b, (latent, _)) in picks.iter().enumerate() {
             // A random roll in time, as in pretraining: the pool is tiny, so vary it.
             let shift = rng.random_range(0..l.width.max(1));
             roll_rows(
-                set.latent(i),
+                latent,
                 l.width,
                 shift,
                 &mut x0[b * len_one..(b + 1) * len_one],
@@ -212,7 +248,7 @@ pub(super) fn fine_tune(
         let w: Vec<f32> = picks
             .iter()
             .zip(&noised.weights)
-            .map(|(&i, s)| set.weight(i) * s)
+            .map(|((_, weight), s)| weight * s)
             .collect();
         let weights = Noised::per_sample(w, &device);
         let per_sample = (model.forward(sample, temb) - noise)

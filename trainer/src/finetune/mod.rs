@@ -161,6 +161,7 @@ pub struct FinetuneReport {
 /// Runs one round: select, purge, fine-tune, publish `v<N+1>`, register it in the store.
 pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, FinetuneError> {
     let started = Instant::now();
+    options.fit.validate()?;
     let parent_dir = manifest::current_version_dir(&options.data_dir, &options.shipped_base);
     let parent = Manifest::load(&parent_dir)?;
     parent.verify_files(&parent_dir, &parent_dir.join(manifest::MANIFEST_FILE))?;
@@ -190,7 +191,12 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
         )));
     }
     let guard = load_guard(&parent_dir, &parent, &store)?;
-    let fit = fit::fine_tune(&parent_dir, &parent, &set, &guard, options)?;
+    let prior = if options.fit.prior_share > 0.0 {
+        data::song_latents(&store, &parent)?
+    } else {
+        Vec::new()
+    };
+    let fit = fit::fine_tune(&parent_dir, &parent, &set, &prior, &guard, options)?;
     let mut report = FinetuneReport {
         parent: parent.version,
         version,
