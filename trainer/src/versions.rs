@@ -292,25 +292,11 @@ pub fn clear_current(data_dir: &Path) -> Result<bool, VersionsError> {
             })
         }
     }
-    sync_dir(&models).map_err(|source| VersionsError::Io {
+    refrain_engine::manifest::sync_dir(&models).map_err(|source| VersionsError::Io {
         path: models.clone(),
         source,
     })?;
     Ok(true)
-}
-
-/// Makes a removal in `dir` durable (directories cannot be fsynced on Windows, where the
-/// removal is already write-through).
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

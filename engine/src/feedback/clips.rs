@@ -84,16 +84,7 @@ fn finish(tmp: &Path, dest: &Path) -> Result<()> {
     sync_dir(dir.unwrap_or(Path::new(".")))
 }
 
-/// fsync a directory (makes renames/creates in it durable). Windows cannot open directories
-/// this way, and NTFS journals renames anyway, so it is a no-op there.
+/// [`crate::manifest::sync_dir`] with the store's error.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| FeedbackError::io("fsync directory", dir, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    crate::manifest::sync_dir(dir).map_err(|e| FeedbackError::io("fsync directory", dir, e))
 }

@@ -84,9 +84,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
     result
 }
 
-/// Makes a rename in `dir` durable. Directories cannot be opened for fsync on Windows, where
-/// `MoveFileEx` with write-through semantics is what std's rename already uses.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+/// Makes a rename, create or removal in `dir` durable. Directories cannot be opened for fsync on
+/// Windows, where `MoveFileEx` with write-through semantics is what std's rename already uses.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         File::open(dir)?.sync_all()

@@ -9,7 +9,7 @@ mod fsutil;
 mod location;
 mod validate;
 
-pub use fsutil::{rfc3339_utc, sha256_file, write_atomic};
+pub use fsutil::{rfc3339_utc, sha256_file, sync_dir, write_atomic};
 pub use location::{
     base_beside_exe, base_from_env, current_version_dir, data_dir, publish_current,
     resolve_data_dir, BASE_MODEL_ENV, CURRENT_POINTER,

@@ -90,10 +90,10 @@ pub fn write_version(
     manifest.hash_files(&temp, &files)?;
     manifest.write(&temp)?;
     sync(&temp.join(MANIFEST_FILE))?;
-    sync(&temp)?;
+    sync_dir(&temp)?;
     std::thread::sleep(pause);
     std::fs::rename(&temp, &target).map_err(FinetuneError::io(&target))?;
-    sync(&models)?;
+    sync_dir(&models)?;
     std::thread::sleep(pause);
     manifest::publish_current(data_dir, &name)?;
     Ok(target)
@@ -134,9 +134,15 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), FinetuneError> {
     sync(path)
 }
 
-/// fsyncs a file or a directory (a directory's entries, so a rename in it is durable).
+/// fsyncs a file.
 fn sync(path: &Path) -> Result<(), FinetuneError> {
     File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(FinetuneError::io(path))
+}
+
+/// fsyncs a directory's entries, so a rename in it is durable (a no-op where directories
+/// cannot be opened, on Windows).
+fn sync_dir(dir: &Path) -> Result<(), FinetuneError> {
+    refrain_engine::manifest::sync_dir(dir).map_err(FinetuneError::io(dir))
 }
