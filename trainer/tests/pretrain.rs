@@ -63,10 +63,7 @@ fn fixture() -> &'static Fixture {
 }
 
 fn options(stage: Stage, corpus: &Path, train: &Path, steps: usize) -> PretrainOptions {
-    let out = train.join(match stage {
-        Stage::Autoencoder => "autoencoder",
-        Stage::Unet => "unet",
-    });
+    let out = train.join(stage_dir(stage));
     let mut o = PretrainOptions::new(stage, corpus.to_path_buf(), out, steps);
     o.autoencoder = ae_config();
     o.unet = unet_config();
@@ -231,6 +228,41 @@ fn export_loads_in_the_engine_and_round_trips() {
         / mel.data.len() as f32;
     // 20 tiny steps: far from good, but clearly better than a constant mid-range guess.
     assert!(l1.is_finite() && l1 < 0.5, "round-trip mel L1 {l1}");
+}
+
+#[test]
+fn unet_resumed_on_a_newer_autoencoder_restarts_its_weight_average() {
+    let f = fixture();
+    let root = f.train.parent().unwrap().join("moved");
+    copy_dir(&f.train.join("autoencoder"), &root.join("autoencoder"));
+    let stage = |stage: Stage, steps: usize, resume: bool| {
+        let mut o = options(stage, &f.corpus, &root, steps);
+        o.autoencoder_dir = Some(root.join("autoencoder"));
+        o.resume = resume;
+        o.lr = Some(3e-3);
+        o.eval_every = 2;
+        o.checkpoint_every = 2;
+        let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        pretrain(&o).unwrap();
+        TrainState::load(&checkpoint_dir(&root.join(stage_dir(stage))).unwrap())
+            .unwrap()
+            .unwrap()
+    };
+    let first = stage(Stage::Unet, 2, false);
+    assert_eq!((first.autoencoder_step, first.ema_since), (Some(20), None));
+    assert_eq!(stage(Stage::Autoencoder, 22, true).step, 22);
+    let moved = stage(Stage::Unet, 4, true);
+    assert_eq!(moved.autoencoder_step, Some(22));
+    // The average of weights fitted to the old latents is dropped where the latents changed.
+    assert_eq!(moved.ema_since, Some(2));
+    assert_ne!(moved.latent_scale, first.latent_scale);
+}
+
+fn stage_dir(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Autoencoder => "autoencoder",
+        Stage::Unet => "unet",
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -219,6 +219,7 @@ pub(super) fn new_state(options: &PretrainOptions, corpus: &Corpus) -> TrainStat
         detail_weight: (options.stage == Stage::Autoencoder)
             .then(|| options.detail_weight.unwrap_or(DEFAULT_DETAIL_WEIGHT)),
         ema_decay: (options.stage == Stage::Unet).then_some(options.ema_decay),
+        ema_since: None,
         autoencoder_step: None,
         latent_std: None,
         latent_scale: None,

@@ -90,6 +90,11 @@ pub struct TrainState {
     /// EMA decay (UNet stage).
     #[serde(default)]
     pub ema_decay: Option<f32>,
+    /// Step at which the UNet's weight average last restarted (UNet stage; `None` = 0): a new
+    /// autoencoder means new latents, and an average over weights fitted to the old ones would
+    /// export a blend of two models.
+    #[serde(default)]
+    pub ema_since: Option<usize>,
     /// Step of the frozen autoencoder checkpoint the latents came from (UNet stage).
     #[serde(default)]
     pub autoencoder_step: Option<usize>,

@@ -32,6 +32,8 @@ struct UnetRun {
     batch: usize,
     seed: u64,
     ema_decay: f32,
+    /// See [`TrainState::ema_since`].
+    ema_since: usize,
     schedule: NoiseSchedule,
     embedding_dim: usize,
     device: Device,
@@ -90,7 +92,8 @@ impl StageRun for UnetRun {
         let loss = (per_sample * weights).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
-        let decay = self.ema_decay.min((1 + step) as f32 / (10 + step) as f32);
+        let k = step.saturating_sub(self.ema_since);
+        let decay = self.ema_decay.min((1 + k) as f32 / (10 + k) as f32);
         self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
         Ok(mse.into_scalar::<f32>())
     }
@@ -202,7 +205,7 @@ pub(super) fn run(options: &PretrainOptions) -> Result<PretrainReport, PretrainE
                 }
             };
             let model = load_module(config.init(&device)?, dir, "model.bpk")?;
-            let ema = load_module(config.init(&plain)?, dir, "ema.bpk")?;
+            let mut ema = load_module(config.init(&plain)?, dir, "ema.bpk")?;
             let optim = load_optimizer(AdamConfig::new().init(), dir)?;
             truncate_loss_log(&options.out, state.step)?;
             tracing::info!("resuming the UNet at step {}", state.step);
@@ -215,6 +218,9 @@ pub(super) fn run(options: &PretrainOptions) -> Result<PretrainReport, PretrainE
                 );
                 state.latent_scale = Some(scale_now);
                 state.autoencoder_step = Some(ae_state.step);
+                tracing::info!("restarting the weight average at step {}", state.step);
+                ema = model.valid();
+                state.ema_since = Some(state.step);
             }
             (state, model, ema, optim)
         }
@@ -268,6 +274,7 @@ pub(super) fn run(options: &PretrainOptions) -> Result<PretrainReport, PretrainE
         batch: state.batch,
         seed: state.seed,
         ema_decay: state.ema_decay.unwrap_or(options.ema_decay),
+        ema_since: state.ema_since.unwrap_or(0),
         schedule,
         embedding_dim: config.embedding_dim,
         device,
