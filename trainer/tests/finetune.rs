@@ -12,8 +12,8 @@ use refrain_engine::manifest::{self, Manifest, MANIFEST_FILE};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_trainer::diffusion::{noise_batch, spread_timesteps};
 use refrain_trainer::finetune::{
-    load_unet, pending_ratings, train_next_version, FinetuneError, FinetuneOptions, FitParams,
-    EXPORT_PAUSE_ENV,
+    load_unet, lock_data_dir, pending_ratings, train_next_version, FinetuneError, FinetuneOptions,
+    FitParams, EXPORT_PAUSE_ENV,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -234,6 +234,22 @@ fn prior_preservation_mixes_the_songs_into_the_batches() {
     assert_eq!(manifest::current_version_dir(&w.data, &w.base), w.base);
     // Refused before the round touched the store: the ratings are still all pending.
     assert_eq!(pending_ratings(&options(&w)).unwrap(), 3);
+}
+
+#[test]
+fn a_second_trainer_on_the_same_data_dir_is_refused_until_the_first_is_done() {
+    let w = world();
+    let held = lock_data_dir(&w.data).unwrap();
+    let err = train_next_version(&options(&w)).unwrap_err();
+    assert!(matches!(err, FinetuneError::Busy(_)), "{err}");
+    assert!(err.to_string().contains("another refrain-trainer"), "{err}");
+    assert_eq!(
+        pending_ratings(&options(&w)).unwrap(),
+        3,
+        "the store was not touched"
+    );
+    drop(held);
+    assert_eq!(train_next_version(&options(&w)).unwrap().version, 1);
 }
 
 #[test]

@@ -7,10 +7,12 @@
 //! encoder/decoder are the parent's files (hard links where the file system allows).
 mod data;
 mod fit;
+mod lock;
 mod publish;
 
 pub use data::{load_guard, write_guard, Guard, GuardSource, TrainingSet, GUARD_FILE};
 pub use fit::{load_unet, FitOutcome, FitParams};
+pub use lock::{lock_data_dir, TrainerLock, LOCK_FILE};
 pub use publish::{next_version_number, write_version, EXPORT_PAUSE_ENV};
 
 use crate::pretrain::Backend;
@@ -100,6 +102,9 @@ pub enum FinetuneError {
     /// Loading, training or exporting the network failed.
     #[error("{0}")]
     Model(String),
+    /// Another trainer holds this data directory.
+    #[error("another refrain-trainer is training on this data directory ({0} is locked); wait for it to finish")]
+    Busy(PathBuf),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -162,6 +167,7 @@ pub struct FinetuneReport {
 pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, FinetuneError> {
     let started = Instant::now();
     options.fit.validate()?;
+    let _lock = lock::lock_data_dir(&options.data_dir)?;
     let parent_dir = manifest::current_version_dir(&options.data_dir, &options.shipped_base);
     let parent = Manifest::load(&parent_dir)?;
     parent.verify_files(&parent_dir, &parent_dir.join(manifest::MANIFEST_FILE))?;
