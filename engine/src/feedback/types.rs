@@ -156,7 +156,7 @@ pub(crate) fn blob_to_latent(
     column: &'static str,
     id: i64,
 ) -> Result<Vec<f32>> {
-    if blob.len() % 4 != 0 {
+    if !blob.len().is_multiple_of(4) {
         return Err(FeedbackError::CorruptRow {
             table,
             column,

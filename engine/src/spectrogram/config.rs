@@ -72,7 +72,7 @@ impl AudioConfig {
         if self.sample_rate == 0 {
             return bad("sample_rate", "must be > 0".into());
         }
-        if self.n_fft < 16 || self.n_fft % 2 != 0 {
+        if self.n_fft < 16 || !self.n_fft.is_multiple_of(2) {
             return bad(
                 "n_fft",
                 format!("must be even and ≥ 16, got {}", self.n_fft),

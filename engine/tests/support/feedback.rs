@@ -31,7 +31,7 @@ pub fn generation(songs: &[SongId], seed: u64) -> NewGeneration {
         steps: 20,
         eta: 0.1,
         model_version: 3,
-        is_baseline: seed % 2 == 0,
+        is_baseline: seed.is_multiple_of(2),
         audio: (0..441).map(|i| ((i as f32) * 0.01).cos() * 0.25).collect(),
         sample_rate: 44_100,
         latent: (0..16).map(|i| (i as f32 + seed as f32) * 0.125).collect(),

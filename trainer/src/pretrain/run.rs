@@ -43,12 +43,12 @@ pub(crate) fn run_loop(
         count += 1;
         let done = state.step;
         let last = done == options.steps;
-        let heldout = if done % options.eval_every == 0 || last {
+        let heldout = if done.is_multiple_of(options.eval_every) || last {
             Some(stage.heldout(state)?)
         } else {
             None
         };
-        if done % LOG_EVERY == 0 || heldout.is_some() {
+        if done.is_multiple_of(LOG_EVERY) || heldout.is_some() {
             let record = LossRecord {
                 step: done,
                 loss: (sum / count as f64) as f32,
@@ -74,7 +74,7 @@ pub(crate) fn run_loop(
             ));
             (sum, count, since) = (0.0, 0, Instant::now());
         }
-        if done % options.checkpoint_every == 0 || last {
+        if done.is_multiple_of(options.checkpoint_every) || last {
             commit(out, |dir| {
                 stage.save(dir)?;
                 state.save(dir)

@@ -284,7 +284,10 @@ pub(super) fn run(options: &PretrainOptions) -> Result<PretrainReport, PretrainE
 
 fn check_unet(config: &UnetConfig, shape: [usize; 3]) -> Result<(), PretrainError> {
     let down = 1 << config.channels.len().saturating_sub(1);
-    if config.latent_channels != shape[0] || shape[1] % down != 0 || shape[2] % down != 0 {
+    if config.latent_channels != shape[0]
+        || !shape[1].is_multiple_of(down)
+        || !shape[2].is_multiple_of(down)
+    {
         return Err(PretrainError::Invalid(format!(
             "UNet ({} channels, {} stages) does not fit the latent {:?}",
             config.latent_channels,
