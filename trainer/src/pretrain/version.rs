@@ -276,9 +276,11 @@ fn training_summary(
             return Ok(json!({ "steps": 0, "note": "untrained: random weights" }));
         };
         let log = read_loss_log(&root.join(name))?;
+        // Losses from before the UNet's latents last changed were measured on other latents.
+        let since = s.ema_since.unwrap_or(0);
         let best_heldout = log
             .iter()
-            .filter(|r| r.step <= s.step)
+            .filter(|r| r.step > since && r.step <= s.step)
             .filter_map(|r| r.heldout)
             .fold(None, |m: Option<f32>, h| Some(m.map_or(h, |m| m.min(h))));
         Ok(json!({
@@ -306,6 +308,7 @@ fn training_summary(
             "loss": "epsilon MSE, min-SNR-5 weighted; timesteps 80% < 0.7T; EMA weights exported",
             "ema_decay": unet.and_then(|s| s.ema_decay),
             "autoencoder_step": unet.and_then(|s| s.autoencoder_step),
+            "trained_on_these_latents_since_step": unet.and_then(|s| s.ema_since),
             "run": stage("unet", unet)?,
         },
     }))
