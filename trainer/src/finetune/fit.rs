@@ -156,7 +156,8 @@ fn inherited_reference(parent: &Manifest, guard: &Guard) -> Option<f32> {
 }
 
 /// Fine-tunes the parent's UNet on `set`, with `prior` (song latents) mixed into the batches
-/// when [`FitParams::prior_share`] asks for it; see [`FitParams`] for the knobs.
+/// when [`FitParams::prior_share`] asks for it; see [`FitParams`] for the knobs, which the
+/// caller has validated.
 pub(super) fn fine_tune(
     parent_dir: &Path,
     parent: &Manifest,
@@ -166,9 +167,6 @@ pub(super) fn fine_tune(
     options: &FinetuneOptions,
 ) -> Result<Fitted, FinetuneError> {
     let p = &options.fit;
-    p.validate()?;
-    // Drawing nothing extra when the prior is off keeps the random stream of plain fine-tunes.
-    let prior = if p.prior_share > 0.0 { prior } else { &[] };
     let prior_weight = set.mean_weight();
     let plain = options.backend.device().map_err(FinetuneError::model)?;
     let device = plain.clone().autodiff();
@@ -220,7 +218,8 @@ pub(super) fn fine_tune(
         let mut rng = step_rng(p.seed, step);
         let picks: Vec<(&[f32], f32)> = (0..p.batch)
             .map(|_| {
-                if !prior.is_empty() && rng.random::<f64>() < p.prior_share {
+                // No draw at all when the prior is off keeps plain fine-tunes' random stream.
+                if p.prior_share > 0.0 && !prior.is_empty() && rng.random::<f64>() < p.prior_share {
                     let i = rng.random_range(0..prior.len());
                     (prior[i].as_slice(), prior_weight)
                 } else {
