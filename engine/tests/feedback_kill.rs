@@ -20,7 +20,7 @@ use rand::{RngExt, SeedableRng};
 use refrain_engine::feedback::{
     ClipId, FeedbackStore, NewRating, RatingSink, Recorded, Since, Uid, REJECTED_FILE,
 };
-use support::feedback::{hold_write_lock, open_options, sink_options, store_with_clip};
+use support::feedback::{open_options, seize_write_lock, sink_options, store_with_clip};
 
 const CHILD_ENV: &str = "REFRAIN_FEEDBACK_KILL_CHILD";
 const CLIP_ENV: &str = "REFRAIN_FEEDBACK_KILL_CLIP";
@@ -89,7 +89,7 @@ fn killed_writer_loses_no_reported_rating() {
         thread::sleep(Duration::from_millis(rng.random_range(20..250)));
         if round % 3 == 1 {
             // Hold the write lock for a while: the child retries, then spools.
-            let holder = hold_write_lock(dir.path());
+            let holder = seize_write_lock(dir.path(), &mut rng);
             thread::sleep(Duration::from_millis(rng.random_range(50..300)));
             holder.execute_batch("COMMIT").unwrap();
             thread::sleep(Duration::from_millis(rng.random_range(0..150)));

@@ -83,3 +83,23 @@ pub fn hold_write_lock(dir: &Path) -> Connection {
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     holder
 }
+
+/// [`hold_write_lock`] taken from a writer that never stops writing. SQLite's busy handler
+/// sleeps between polls and a looping writer takes the lock back within microseconds of each
+/// commit, so waiting politely can starve (it did on CI); this polls without sleeping in
+/// SQLite, with a short random pause, until it lands in a gap between two of the writer's
+/// transactions.
+pub fn seize_write_lock(dir: &Path, rng: &mut impl rand::RngExt) -> Connection {
+    let holder = Connection::open(dir.join(DB_FILE)).unwrap();
+    holder.busy_timeout(Duration::ZERO).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match holder.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return holder,
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("no gap between the writer's transactions in 60 s: {e}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_micros(rng.random_range(0..200))),
+        }
+    }
+}
