@@ -4,29 +4,14 @@
 use refrain_engine::feedback::{
     now_ms, FeedbackStore, NewGeneration, NewRating, NewSong, SongAudio, DB_FILE,
 };
-use refrain_engine::manifest::{self, Manifest, CURRENT_POINTER};
+use refrain_engine::manifest::{self, CURRENT_POINTER};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The complete small model version directory shared by the workspace's tests.
-fn tiny_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model")
-}
-
-/// Copies the tiny model to `dst` as `version` made from `parent`; the ONNX files are not
-/// touched, so the listed hashes still hold.
-fn make_version(dst: &Path, version: u32, parent: Option<u32>) {
-    fs::create_dir_all(dst).unwrap();
-    for entry in fs::read_dir(tiny_model()).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-    }
-    let mut m = Manifest::load(dst).unwrap();
-    m.version = version;
-    m.parent = parent;
-    m.write(dst).unwrap();
-}
+#[path = "support/fixture_versions.rs"]
+mod fixture_versions;
+use fixture_versions::make_version;
 
 /// The binary with `REFRAIN_HOME` = `home` and the shipped base = `base`, isolated from the
 /// user's own environment.

@@ -2,24 +2,9 @@
 use super::*;
 use std::fs;
 
-/// The complete small model version directory shared by the workspace's tests.
-fn tiny_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model")
-}
-
-/// Copies the tiny model to `dst` with the given `version` and `parent` (the ONNX files are
-/// unchanged, so their hashes still hold).
-fn make_version(dst: &Path, version: u32, parent: Option<u32>) {
-    fs::create_dir_all(dst).unwrap();
-    for entry in fs::read_dir(tiny_model()).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-    }
-    let mut m = Manifest::load(dst).unwrap();
-    m.version = version;
-    m.parent = parent;
-    m.write(dst).unwrap();
-}
+#[path = "../../tests/support/fixture_versions.rs"]
+mod fixture_versions;
+use fixture_versions::make_version;
 
 /// A data dir with the shipped base at `<tmp>/base` and versions `v1..=n` under `models/`.
 fn setup(n: u32) -> (tempfile::TempDir, PathBuf, PathBuf) {
