@@ -144,6 +144,21 @@ fn decodes_mp3() {
     check_fixture("sine440.mp3", 1);
 }
 
+/// With a LAME/Xing header the encoder delay and padding are known and trimmed, so the song
+/// starts on its first sample instead of ~50 ms late.
+#[test]
+fn mp3_with_a_gapless_header_decodes_to_its_exact_length_and_start() {
+    let audio = decode_file(&fixture("sine440_lame.mp3")).unwrap();
+    let x = &audio.channels[0];
+    assert_eq!(x.len(), 22_050);
+    // The tone starts at phase 0 and rises: the first samples follow 0.5 sin(2π 440 t).
+    for (i, &s) in x.iter().enumerate().take(20).skip(1) {
+        let want = 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 44_100.0).sin();
+        assert!((s - want).abs() < 0.05, "sample {i}: {s} vs {want}");
+    }
+    check_fixture("sine440_lame.mp3", 1);
+}
+
 #[test]
 fn missing_file_error_names_the_path() {
     let path = Path::new("/definitely/not/here/song.mp3");
