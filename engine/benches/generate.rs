@@ -11,6 +11,7 @@
 use refrain_engine::audio::Audio;
 use refrain_engine::ddim::{Ddim, Sampler};
 use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::pipeline::detail::DEFAULT_DETAIL;
 use refrain_engine::pipeline::{GenerateRequest, Pipeline, SongInput, Timings};
 use refrain_engine::synth::{example_spec, render_loop};
 use std::collections::HashMap;
@@ -82,6 +83,7 @@ fn main() {
             weight: 1.0,
         }],
         strength: STRENGTH,
+        detail: DEFAULT_DETAIL,
         steps: STEPS,
         eta: 0.0,
         seeds: vec![7],

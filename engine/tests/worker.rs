@@ -26,6 +26,7 @@ fn request(seeds: Vec<u64>, steps: usize) -> GenerateRequest {
     GenerateRequest {
         songs: vec![tiny::song("tone", Audio::from_mono(44_100, tone))],
         strength: 1.0,
+        detail: 1.0,
         steps,
         eta: 0.0,
         seeds,

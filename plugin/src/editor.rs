@@ -181,6 +181,7 @@ impl RefrainApp {
         egui::Grid::new("params").num_columns(2).show(ui, |ui| {
             for (name, widget) in [
                 ("Strength", ParamSlider::for_param(&p.strength, &setter)),
+                ("Detail", ParamSlider::for_param(&p.detail, &setter)),
                 ("Eta", ParamSlider::for_param(&p.eta, &setter)),
                 ("Preview", ParamSlider::for_param(&p.preview_level, &setter)),
                 ("Dry/Wet", ParamSlider::for_param(&p.dry_wet, &setter)),

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use nice_plug::prelude::*;
 use refrain_engine::feedback::{SongId, Uid};
+use refrain_engine::pipeline::detail::DEFAULT_DETAIL;
 use serde::{Deserialize, Serialize};
 
 /// At most this many captured songs are kept for the merge (DESIGN 4.4 uses n-way SLERP; the
@@ -56,6 +57,9 @@ pub struct RefrainParams {
     /// How far from the songs the variations may go (img2img strength).
     #[id = "strength"]
     pub strength: FloatParam,
+    /// How much of the songs' fine detail (onsets, edges) is added back to the variations.
+    #[id = "detail"]
+    pub detail: FloatParam,
     /// DDIM steps.
     #[id = "steps"]
     pub steps: IntParam,
@@ -98,6 +102,12 @@ impl Default for RefrainParams {
                     min: 0.05,
                     max: 1.0,
                 },
+            )
+            .with_step_size(0.01),
+            detail: FloatParam::new(
+                "Detail",
+                DEFAULT_DETAIL as f32,
+                FloatRange::Linear { min: 0.0, max: 1.0 },
             )
             .with_step_size(0.01),
             steps: IntParam::new("Steps", 25, IntRange::Linear { min: 1, max: 100 })

@@ -1,7 +1,8 @@
-//! From the producer's songs to new clips: window → mel → encode → merge → DDIM → decode →
-//! Griffin-Lim → output rate. Every clip carries every parameter that made it, so the same
-//! inputs and seed give the identical output.
+//! From the producer's songs to new clips: window → mel → encode → merge → DDIM → decode (+ the
+//! songs' fine [`detail`]) → Griffin-Lim → output rate. Every clip carries every parameter that
+//! made it, so the same inputs and seed give the identical output.
 
+pub mod detail;
 mod prepare;
 mod request;
 mod run;

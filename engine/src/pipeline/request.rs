@@ -26,6 +26,9 @@ pub struct GenerateRequest {
     pub steps: usize,
     /// DDIM η (0 = deterministic).
     pub eta: f64,
+    /// How much of what the autoencoder smears away from the songs is added back, in [0, 1]:
+    /// 0 = none, 1 = the songs' share of the start step (see [`super::detail`]).
+    pub detail: f64,
     /// One clip per seed.
     pub seeds: Vec<u64>,
     /// Sample rate of the returned clips.
@@ -56,6 +59,9 @@ pub struct ClipParams {
     pub steps: usize,
     /// DDIM η.
     pub eta: f64,
+    /// Source detail added back (0 when off or unconditional; absent in older sidecars).
+    #[serde(default)]
+    pub detail: f64,
     /// The seed (noise and Griffin-Lim phases).
     pub seed: u64,
     /// Model name and version.

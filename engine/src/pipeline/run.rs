@@ -1,5 +1,5 @@
 //! Running a request through the model.
-use super::{prepare, Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
+use super::{detail, prepare, Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
 use crate::audio;
 use crate::ddim::{BatchMode, DdimParams, Sampler, Start};
 use crate::latent;
@@ -64,8 +64,24 @@ impl Pipeline {
         window: &[f32],
         timings: &mut Timings,
     ) -> Result<Vec<f32>, PipelineError> {
+        Ok(self.encode_window_keeping_detail(window, false, timings)?.0)
+    }
+
+    /// [`Self::encode_window`], and with `detail` also what the autoencoder loses of the window
+    /// ([`detail::residual`]; one more decoder call).
+    fn encode_window_keeping_detail(
+        &mut self,
+        window: &[f32],
+        detail: bool,
+        timings: &mut Timings,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>), PipelineError> {
         let mel = timed(&mut timings.mel, || self.transform.to_model(window))?;
-        Ok(timed(&mut timings.encode, || self.model.encode(&mel))?)
+        let latent = timed(&mut timings.encode, || self.model.encode(&mel))?;
+        if !detail {
+            return Ok((latent, None));
+        }
+        let own = timed(&mut timings.decode, || self.model.decode(&latent))?;
+        Ok((latent, Some(detail::residual(&mel, &own))))
     }
 
     /// Decodes a latent to audio at the model rate (decoder → mel inversion → Griffin-Lim).
@@ -75,7 +91,21 @@ impl Pipeline {
         seed: u64,
         timings: &mut Timings,
     ) -> Result<Vec<f32>, PipelineError> {
-        let mel = timed(&mut timings.decode, || self.model.decode(latent))?;
+        self.render_latent_with_detail(latent, seed, None, timings)
+    }
+
+    /// [`Self::render_latent`] with `gain · residual` added to the decoded mel.
+    fn render_latent_with_detail(
+        &mut self,
+        latent: &[f32],
+        seed: u64,
+        detail: Option<(&[f32], f32)>,
+        timings: &mut Timings,
+    ) -> Result<Vec<f32>, PipelineError> {
+        let mut mel = timed(&mut timings.decode, || self.model.decode(latent))?;
+        if let Some((residual, gain)) = detail {
+            detail::apply(&mut mel, residual, gain);
+        }
         let iters = self.model.manifest().audio.griffin_lim_iters;
         Ok(timed(&mut timings.griffin_lim, || {
             self.transform
@@ -96,13 +126,28 @@ impl Pipeline {
         let mut latents = Vec::new();
         let mut uses: Vec<SongUse> = Vec::new();
         let mut loudness = Vec::new();
+        let mut residuals = Vec::new();
+        let keep_detail = request.detail > 0.0;
         for song in &request.songs {
             let prepared = timed(&mut timings.resample_in, || prepare(song, &config))?;
             loudness.push(rms(&prepared.window));
-            latents.push(self.encode_window(&prepared.window, &mut timings)?);
+            let (latent, residual) =
+                self.encode_window_keeping_detail(&prepared.window, keep_detail, &mut timings)?;
+            latents.push(latent);
+            residuals.extend(residual);
             uses.push(prepared.usage);
         }
         let weights: Vec<f32> = uses.iter().map(|u| u.weight).collect();
+        let residual = detail::blend(&residuals, &weights);
+        let detail_gain = match &residual {
+            Some(_) => detail::gain(
+                self.sampler.schedule(),
+                request.steps,
+                request.strength,
+                request.detail,
+            )?,
+            None => 0.0,
+        };
         let condition = if latents.is_empty() {
             Vec::new()
         } else {
@@ -153,6 +198,11 @@ impl Pipeline {
             },
             steps: request.steps,
             eta: request.eta,
+            detail: if residual.is_some() {
+                request.detail
+            } else {
+                0.0
+            },
             seed: 0,
             model: manifest.name.clone(),
             model_version: manifest.version,
@@ -166,7 +216,8 @@ impl Pipeline {
             if progress(Progress::Rendering { clip: i, total: k }).is_break() {
                 return Err(crate::ddim::DdimError::Cancelled.into());
             }
-            let audio = self.render_latent(&latent, seed, &mut timings)?;
+            let detail = residual.as_deref().map(|r| (r, detail_gain));
+            let audio = self.render_latent_with_detail(&latent, seed, detail, &mut timings)?;
             let mut audio = timed(&mut timings.resample_out, || {
                 audio::resample(&audio, config.sample_rate, request.output_rate)
             })?;
@@ -207,6 +258,9 @@ fn validate(request: &GenerateRequest) -> Result<(), PipelineError> {
             "strength must be in (0, 1], got {}",
             request.strength
         ));
+    }
+    if !(0.0..=1.0).contains(&request.detail) {
+        return invalid(format!("detail must be in [0, 1], got {}", request.detail));
     }
     if request.steps == 0 || request.steps > 1000 {
         return invalid(format!("steps must be in 1..=1000, got {}", request.steps));

@@ -65,6 +65,7 @@ impl State {
         let request = GenerateRequest {
             songs: inputs,
             strength: f64::from(p.strength.value()),
+            detail: f64::from(p.detail.value()),
             steps: o.steps.unwrap_or(p.steps.value().max(1) as usize),
             eta: f64::from(p.eta.value()),
             seeds: (0..variations as u64).map(|i| base_seed + i).collect(),
@@ -161,8 +162,9 @@ impl State {
             // No model name or version per clip: a quarter of the clips are blind baselines
             // from the parent version, and the producer must not be able to tell which.
             settings: format!(
-                "strength {:.2} · {} steps · η {:.2} · {}",
+                "strength {:.2} · detail {:.2} · {} steps · η {:.2} · {}",
                 p.strength,
+                p.detail,
                 p.steps,
                 p.eta,
                 if songs.is_empty() {

@@ -7,6 +7,7 @@ use crate::corpus::{Corpus, Split};
 use refrain_engine::audio;
 use refrain_engine::ddim::{BatchMode, DdimParams, Sampler, Start};
 use refrain_engine::model::Model;
+use refrain_engine::pipeline::detail::{self, DEFAULT_DETAIL};
 use refrain_engine::spectrogram::{to_unit, GriffinLim, Mel, MelTransform, Spectrum};
 use serde::Serialize;
 use std::ops::ControlFlow;
@@ -44,6 +45,13 @@ pub struct SampleMetrics {
     pub strength: f64,
     /// Mean mel L1 between a variation and its source's own round trip.
     pub variation_l1_to_source: f64,
+    /// Frame-to-frame change of the variations (compare `corpus_frame_diff`).
+    pub variation_frame_diff: f64,
+    /// The same with the source's detail added back at the plugin's default
+    /// (`pipeline::detail`).
+    pub detailed_variation_frame_diff: f64,
+    /// The residual gain that default gives at this strength and step count.
+    pub detail_gain: f32,
     /// Mean / std of decoded unconditional samples (model range).
     pub unconditional_mean: f64,
     /// Standard deviation of unconditional samples' mel values.
@@ -225,7 +233,10 @@ pub fn sample_metrics(
     let params = DdimParams { steps, eta: 0.0 };
     let picks = spread(&corpus.indices(Split::Heldout), count);
     let mut sources = Vec::new();
+    let (mut variations, mut detailed) = (Vec::new(), Vec::new());
     let mut variation_l1 = 0.0;
+    let detail_gain = detail::gain(sampler.schedule(), steps, strength, DEFAULT_DETAIL)
+        .map_err(PretrainError::engine)?;
     for (k, &i) in picks.iter().enumerate() {
         let mel = mel_of(corpus, i);
         let latent = model.encode(&mel).map_err(PretrainError::engine)?;
@@ -237,6 +248,10 @@ pub fn sample_metrics(
         let out = sample(model, &sampler, start, k as u64, &params)?;
         let var = model.decode(&out).map_err(PretrainError::engine)?;
         variation_l1 += mel_l1(&var.data, &own.data);
+        let mut with_detail = var.clone();
+        detail::apply(&mut with_detail, &detail::residual(&mel, &own), detail_gain);
+        variations.push(var);
+        detailed.push(with_detail);
         sources.push(mel);
     }
     let mut generated = Vec::new();
@@ -256,6 +271,9 @@ pub fn sample_metrics(
         steps,
         strength,
         variation_l1_to_source: variation_l1 / picks.len().max(1) as f64,
+        variation_frame_diff: mel_stats(&variations).2,
+        detailed_variation_frame_diff: mel_stats(&detailed).2,
+        detail_gain,
         unconditional_mean: um,
         unconditional_std: us,
         unconditional_frame_diff: ud,

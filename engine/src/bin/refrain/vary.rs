@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use refrain_engine::audio::{self, Audio};
 use refrain_engine::model::Provider;
+use refrain_engine::pipeline::detail::DEFAULT_DETAIL;
 use refrain_engine::pipeline::{GenerateRequest, Pipeline, Progress, SongInput};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -52,6 +53,10 @@ pub struct VaryArgs {
     /// How far the variations may move from the songs, in (0, 1].
     #[arg(long, default_value_t = 0.5)]
     strength: f64,
+    /// How much of the songs' fine detail the autoencoder loses is added back, in [0, 1]
+    /// (scaled by how much of the songs the strength keeps; 0 = off).
+    #[arg(long, default_value_t = DEFAULT_DETAIL)]
+    detail: f64,
     #[command(flatten)]
     common: Common,
 }
@@ -71,15 +76,26 @@ pub fn vary(args: &VaryArgs) -> Result<()> {
         songs.push(song::load(path, args.offset, weight)?);
     }
     let rate = args.common.rate.unwrap_or(songs[0].audio.sample_rate);
-    generate(songs, args.strength, rate, &args.common)
+    generate(songs, (args.strength, args.detail), rate, &args.common)
 }
 
 /// Runs `refrain sample` (unconditional).
 pub fn sample(common: &Common) -> Result<()> {
-    generate(Vec::new(), 1.0, common.rate.unwrap_or(44_100), common)
+    generate(
+        Vec::new(),
+        (1.0, 0.0),
+        common.rate.unwrap_or(44_100),
+        common,
+    )
 }
 
-fn generate(songs: Vec<SongInput>, strength: f64, rate: u32, common: &Common) -> Result<()> {
+/// `(strength, detail)` only matter with songs.
+fn generate(
+    songs: Vec<SongInput>,
+    (strength, detail): (f64, f64),
+    rate: u32,
+    common: &Common,
+) -> Result<()> {
     if common.count == 0 {
         bail!("--count must be at least 1");
     }
@@ -103,6 +119,7 @@ fn generate(songs: Vec<SongInput>, strength: f64, rate: u32, common: &Common) ->
     let request = GenerateRequest {
         songs,
         strength,
+        detail,
         steps: common.steps,
         eta: common.eta,
         seeds,
