@@ -82,6 +82,39 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert!(db.is_file(), "the file must not be moved aside");
 }
 
+/// A store written by a build before v2 (no `detail` column) is upgraded in place: its clips
+/// keep everything and read back with no detail; new clips store theirs.
+#[test]
+fn a_v1_store_gains_the_detail_column_and_keeps_its_clips() {
+    let (dir, store, clip) = store_with_clip();
+    let before = store.generation(clip).unwrap();
+    assert_eq!(before.detail, 0.25);
+    drop(store);
+    let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch("ALTER TABLE generations DROP COLUMN detail; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(conn);
+
+    let mut store = FeedbackStore::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert!(store.recovery().is_none());
+    let after = store.generation(clip).unwrap();
+    assert_eq!(after.detail, 0.0);
+    assert_eq!((after.uid, &after.latent), (before.uid, &before.latent));
+    let s = store.songs().unwrap()[0].id;
+    let mut g = generation(&[s], 8);
+    g.detail = 0.75;
+    let new = store.add_generation(g).unwrap();
+    assert_eq!(store.generation(new).unwrap().detail, 0.75);
+    let mut bad = generation(&[s], 9);
+    bad.detail = 1.5;
+    assert!(store
+        .add_generation(bad)
+        .unwrap_err()
+        .to_string()
+        .contains("detail"));
+}
+
 #[test]
 fn reopening_keeps_everything() {
     let (dir, mut store, clip) = store_with_clip();

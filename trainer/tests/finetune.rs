@@ -66,6 +66,7 @@ fn world() -> World {
                 strength: 0.5,
                 steps: 10,
                 eta: 0.0,
+                detail: 0.0,
                 model_version: 0,
                 is_baseline: false,
                 audio: vec![0.0; 2205],

@@ -32,6 +32,7 @@ fn clip(store: &mut FeedbackStore, songs: &[(SongId, f32)], baseline: bool) -> C
             strength: 0.5,
             steps: 10,
             eta: 0.0,
+            detail: 0.0,
             model_version: 0,
             is_baseline: baseline,
             audio: vec![0.0; 220],

@@ -171,6 +171,7 @@ fn fill_store(dir: &Path) {
         strength: 0.5,
         steps: 10,
         eta: 0.0,
+        detail: 0.0,
         model_version: 1,
         is_baseline: false,
         audio: (0..441).map(|i| (i as f32 * 0.01).cos() * 0.25).collect(),

@@ -74,6 +74,9 @@ pub(crate) struct ArchGeneration {
     pub(crate) strength: f64,
     pub(crate) steps: u32,
     pub(crate) eta: f64,
+    /// Absent in archives written before the store kept it: those clips had none.
+    #[serde(default)]
+    pub(crate) detail: f64,
     pub(crate) model_version: u32,
     pub(crate) is_baseline: bool,
     pub(crate) sample_rate: u32,

@@ -28,6 +28,8 @@ pub struct NewGeneration {
     pub steps: u32,
     /// DDIM eta.
     pub eta: f32,
+    /// Source detail added back when it was rendered (0..=1; `pipeline::detail`).
+    pub detail: f32,
     /// The model version that made it (0 = shipped base).
     pub model_version: u32,
     /// True for a blind baseline clip made by the parent version (DESIGN.md 4.4); never shown
@@ -62,6 +64,8 @@ pub struct Generation {
     pub steps: u32,
     /// See [`NewGeneration::eta`].
     pub eta: f32,
+    /// See [`NewGeneration::detail`].
+    pub detail: f32,
     /// See [`NewGeneration::model_version`].
     pub model_version: u32,
     /// See [`NewGeneration::is_baseline`].
@@ -76,7 +80,7 @@ pub struct Generation {
 
 /// Columns of `generations` in the order [`generation_from_row`] reads them.
 pub(crate) const GENERATION_COLUMNS: &str = "g.id, g.uid, g.created_ms, g.seed, g.strength, \
-     g.steps, g.eta, g.model_version, g.is_baseline, g.sample_rate, g.wav_path, g.latent";
+     g.steps, g.eta, g.model_version, g.is_baseline, g.sample_rate, g.wav_path, g.latent, g.detail";
 
 impl FeedbackStore {
     /// Stores a generated clip: its WAV under `clips/` (temp + rename), its row and its
@@ -150,6 +154,12 @@ fn validate(g: &NewGeneration) -> Result<()> {
             format!("{} is not a non-negative number", g.eta),
         ));
     }
+    if !(0.0..=1.0).contains(&g.detail) {
+        return Err(FeedbackError::invalid(
+            "generation.detail",
+            format!("{} is outside 0..=1", g.detail),
+        ));
+    }
     if g.sample_rate == 0 {
         return Err(FeedbackError::invalid(
             "generation.sample_rate",
@@ -172,8 +182,8 @@ pub(crate) fn insert_generation(
 ) -> Result<ClipId> {
     c.prepare_cached(
         "INSERT INTO generations (uid, created_ms, seed, strength, steps, eta, model_version,
-                                  is_baseline, sample_rate, wav_path, latent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                  is_baseline, sample_rate, wav_path, latent, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         uid,
@@ -186,7 +196,8 @@ pub(crate) fn insert_generation(
         g.is_baseline,
         g.sample_rate,
         wav_rel,
-        latent_to_blob(&g.latent)
+        latent_to_blob(&g.latent),
+        f64::from(g.detail)
     ])?;
     let id = ClipId(c.last_insert_rowid());
     let mut stmt = c.prepare_cached(
@@ -240,6 +251,7 @@ pub(crate) fn generation_from_row(
         strength: row.get::<_, f64>(4)? as f32,
         steps: row.get(5)?,
         eta: row.get::<_, f64>(6)? as f32,
+        detail: row.get::<_, f64>(12)? as f32,
         model_version: row.get(7)?,
         is_baseline: row.get(8)?,
         sample_rate: row.get(9)?,

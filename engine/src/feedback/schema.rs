@@ -4,10 +4,16 @@
 //! migration that has shipped: add a new one, so every existing store upgrades the same way.
 
 /// The migrations, oldest first. `MIGRATIONS.len()` is the schema version this build writes.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The newest schema version this build understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// v2: how much of the songs' own detail was added back to each clip when it was rendered
+/// (`pipeline::detail`); clips stored before it had none.
+const V2: &str = "
+ALTER TABLE generations ADD COLUMN detail REAL NOT NULL DEFAULT 0 CHECK (detail BETWEEN 0 AND 1);
+";
 
 /// v1: the tables of DESIGN.md 4.3.
 ///

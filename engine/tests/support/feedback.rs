@@ -30,6 +30,7 @@ pub fn generation(songs: &[SongId], seed: u64) -> NewGeneration {
         strength: 0.45,
         steps: 20,
         eta: 0.1,
+        detail: 0.25,
         model_version: 3,
         is_baseline: seed.is_multiple_of(2),
         audio: (0..441).map(|i| ((i as f32) * 0.01).cos() * 0.25).collect(),

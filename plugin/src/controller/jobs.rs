@@ -231,6 +231,7 @@ impl State {
                 strength: p.strength as f32,
                 steps: p.steps as u32,
                 eta: p.eta as f32,
+                detail: p.detail as f32,
                 model_version: p.model_version,
                 is_baseline: p.is_baseline,
                 audio: clip.audio.clone(),

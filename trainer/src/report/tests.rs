@@ -24,6 +24,7 @@ fn clip(store: &mut FeedbackStore, version: u32, baseline: bool) -> ClipId {
             strength: 0.5,
             steps: 10,
             eta: 0.0,
+            detail: 0.0,
             model_version: version,
             is_baseline: baseline,
             audio: vec![0.0; 220],

@@ -110,6 +110,7 @@ fn make(
         strength: g.strength as f32,
         steps: g.steps as u32,
         eta: 0.0,
+        detail: clip.params.detail as f32,
         model_version: pipe.model().manifest().version,
         is_baseline: baseline,
         audio: clip.audio,
