@@ -45,11 +45,10 @@ pub struct SampleMetrics {
     pub strength: f64,
     /// Mean mel L1 between a variation and its source's own round trip.
     pub variation_l1_to_source: f64,
-    /// Frame-to-frame change of the variations (compare `corpus_frame_diff`).
-    pub variation_frame_diff: f64,
-    /// The same with the source's detail added back at the plugin's default
-    /// (`pipeline::detail`).
-    pub detailed_variation_frame_diff: f64,
+    /// The decoded variations next to their songs.
+    pub variations: VariationMetrics,
+    /// The same with the songs' detail added back at the plugin's default (`pipeline::detail`).
+    pub detailed_variations: VariationMetrics,
     /// The residual gain that default gives at this strength and step count.
     pub detail_gain: f32,
     /// Mean / std of decoded unconditional samples (model range).
@@ -64,6 +63,63 @@ pub struct SampleMetrics {
     pub corpus_std: f64,
     /// Frame-to-frame change of held-out mels.
     pub corpus_frame_diff: f64,
+}
+
+/// How decoded variations compare with the songs they vary (means over the songs).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VariationMetrics {
+    /// Frame-to-frame change (compare `corpus_frame_diff`; the decoder smooths it away).
+    pub frame_diff: f64,
+    /// Pearson correlation of the spectral flux (summed rises per frame) with the song's: how
+    /// much of the song's onset timing the variation keeps.
+    pub onset_correlation: f64,
+    /// Mel L1 to the song itself.
+    pub l1_to_song: f64,
+}
+
+impl VariationMetrics {
+    /// Adds one (variation, song) pair; call [`Self::mean`] after the last.
+    fn add(&mut self, variation: &Mel, song: &Mel) {
+        self.frame_diff += mel_stats(std::slice::from_ref(variation)).2;
+        self.onset_correlation += correlation(&flux(variation), &flux(song));
+        self.l1_to_song += mel_l1(&variation.data, &song.data);
+    }
+
+    fn mean(mut self, n: usize) -> Self {
+        let n = n.max(1) as f64;
+        self.frame_diff /= n;
+        self.onset_correlation /= n;
+        self.l1_to_song /= n;
+        self
+    }
+}
+
+/// Per frame transition, the rises summed over bands (where notes and hits start).
+fn flux(m: &Mel) -> Vec<f64> {
+    let mut out = vec![0.0f64; m.frames.saturating_sub(1)];
+    for row in m.data.chunks_exact(m.frames) {
+        for (o, pair) in out.iter_mut().zip(row.windows(2)) {
+            *o += f64::from((pair[1] - pair[0]).max(0.0));
+        }
+    }
+    out
+}
+
+/// Pearson correlation; 0 when either side is constant.
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len()).max(1) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        ab += (x - ma) * (y - mb);
+        aa += (x - ma) * (x - ma);
+        bb += (y - mb) * (y - mb);
+    }
+    if aa > 0.0 && bb > 0.0 {
+        ab / (aa * bb).sqrt()
+    } else {
+        0.0
+    }
 }
 
 /// Mean absolute difference.
@@ -233,7 +289,7 @@ pub fn sample_metrics(
     let params = DdimParams { steps, eta: 0.0 };
     let picks = spread(&corpus.indices(Split::Heldout), count);
     let mut sources = Vec::new();
-    let (mut variations, mut detailed) = (Vec::new(), Vec::new());
+    let (mut variations, mut detailed) = (VariationMetrics::default(), VariationMetrics::default());
     let mut variation_l1 = 0.0;
     let detail_gain = detail::gain(sampler.schedule(), steps, strength, DEFAULT_DETAIL)
         .map_err(PretrainError::engine)?;
@@ -250,8 +306,8 @@ pub fn sample_metrics(
         variation_l1 += mel_l1(&var.data, &own.data);
         let mut with_detail = var.clone();
         detail::apply(&mut with_detail, &detail::residual(&mel, &own), detail_gain);
-        variations.push(var);
-        detailed.push(with_detail);
+        variations.add(&var, &mel);
+        detailed.add(&with_detail, &mel);
         sources.push(mel);
     }
     let mut generated = Vec::new();
@@ -271,8 +327,8 @@ pub fn sample_metrics(
         steps,
         strength,
         variation_l1_to_source: variation_l1 / picks.len().max(1) as f64,
-        variation_frame_diff: mel_stats(&variations).2,
-        detailed_variation_frame_diff: mel_stats(&detailed).2,
+        variations: variations.mean(picks.len()),
+        detailed_variations: detailed.mean(picks.len()),
         detail_gain,
         unconditional_mean: um,
         unconditional_std: us,
@@ -304,4 +360,22 @@ pub fn sample(
         .map_err(PretrainError::engine)?;
     out.pop()
         .ok_or_else(|| PretrainError::Engine("the sampler returned no latent".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flux_sums_rises_and_correlation_spots_shared_onsets() {
+        let m = Mel {
+            n_mels: 2,
+            frames: 4,
+            data: vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.5, 0.0],
+        };
+        assert_eq!(flux(&m), vec![1.5, 0.0, 1.0]);
+        assert!((correlation(&[1.0, 0.0, 1.0], &[2.0, 0.0, 2.0]) - 1.0).abs() < 1e-12);
+        assert!((correlation(&[1.0, 0.0, 1.0], &[0.0, 1.0, 0.0]) + 1.0).abs() < 1e-12);
+        assert_eq!(correlation(&[1.0, 1.0], &[0.0, 1.0]), 0.0);
+    }
 }
