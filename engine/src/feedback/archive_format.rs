@@ -239,3 +239,17 @@ impl Write for HashWriter<'_> {
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clip_from_an_archive_written_before_detail_reads_as_none() {
+        let old = r#"{"uid":"0123456789abcdef0123456789abcdef","created_ms":1,"song_uids":[],
+            "weights":[],"seed":3,"strength":0.5,"steps":25,"eta":0.0,"model_version":0,
+            "is_baseline":false,"sample_rate":44100,"audio_blob":0,"latent_blob":1}"#;
+        let g: ArchGeneration = serde_json::from_str(old).unwrap();
+        assert_eq!((g.detail, g.steps), (0.0, 25));
+    }
+}

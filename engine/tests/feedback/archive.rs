@@ -40,7 +40,7 @@ fn fingerprint(store: &FeedbackStore) -> (Vec<String>, Vec<String>, Vec<String>)
         .map(|g| {
             let songs: Vec<_> = g.song_ids.iter().map(|id| song_uid[id]).collect();
             format!(
-                "{} {} {:?} {:?} {} {} {} {} {} {} {} {:?} {:?}",
+                "{} {} {:?} {:?} {} {} {} {} {} {} {} {} {:?} {:?}",
                 g.uid,
                 g.created_ms,
                 songs,
@@ -49,6 +49,7 @@ fn fingerprint(store: &FeedbackStore) -> (Vec<String>, Vec<String>, Vec<String>)
                 g.strength,
                 g.steps,
                 g.eta,
+                g.detail,
                 g.model_version,
                 g.is_baseline,
                 g.sample_rate,
