@@ -1,9 +1,11 @@
 //! `refrain-trainer roundtrip`: what the model keeps of a song — the DSP round trip, the
-//! autoencoder round trip and one variation of its loudest window, as WAV files.
+//! autoencoder round trip and one variation of its loudest window, without and with Detail, as
+//! WAV files.
 use anyhow::{bail, Context, Result};
 use refrain_engine::audio::{self, Audio};
 use refrain_engine::ddim::{DdimParams, Sampler, Start};
 use refrain_engine::model::{Model, ModelOptions, Provider};
+use refrain_engine::pipeline::detail::{self, DEFAULT_DETAIL};
 use refrain_engine::spectrogram::MelTransform;
 use refrain_trainer::pretrain::evaluate::{analyse, mel_l1, render, sample, spectral_convergence};
 use std::path::PathBuf;
@@ -31,7 +33,9 @@ pub struct Args {
     seed: u64,
 }
 
-/// Writes original.wav, dsp.wav, autoencoder.wav and variation.wav and prints how close each is.
+/// Writes original.wav, dsp.wav, autoencoder.wav, variation.wav and variation-detail.wav (the
+/// same variation with the song's detail added back, as the plugin plays it by default) and
+/// prints how close each is.
 pub fn run(args: &Args) -> Result<()> {
     let options = ModelOptions {
         provider: Provider::Cpu,
@@ -63,17 +67,27 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let varied = sample(&mut model, &sampler, start_at, args.seed, &params)?;
     let variation = model.decode(&varied)?;
+    let gain = detail::gain(
+        sampler.schedule(),
+        args.steps,
+        args.strength,
+        DEFAULT_DETAIL,
+    )?;
+    let mut detailed = variation.clone();
+    detail::apply(&mut detailed, &detail::residual(&mel, &back), gain);
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let dsp = render(&mut t, &mel, reference)?;
     let ae = render(&mut t, &back, reference)?;
     let var = render(&mut t, &variation, reference)?;
+    let var_detail = render(&mut t, &detailed, reference)?;
     for (name, samples) in [
         ("original", &window),
         ("dsp", &dsp),
         ("autoencoder", &ae),
         ("variation", &var),
+        ("variation-detail", &var_detail),
     ] {
         let path = args.out.join(format!("{name}.wav"));
         audio::write_wav(
@@ -91,9 +105,11 @@ pub fn run(args: &Args) -> Result<()> {
         args.song.display()
     );
     println!(
-        "spectral convergence vs original: dsp {:.4}, autoencoder {:.4}",
+        "spectral convergence vs original: dsp {:.4}, autoencoder {:.4}, variation {:.4}, with detail {:.4}",
         spectral_convergence(&mut t, &window, &dsp),
-        spectral_convergence(&mut t, &window, &ae)
+        spectral_convergence(&mut t, &window, &ae),
+        spectral_convergence(&mut t, &window, &var),
+        spectral_convergence(&mut t, &window, &var_detail)
     );
     println!(
         "mel L1 (model range): autoencoder {:.4}; variation (strength {}, {} steps) vs autoencoder {:.4}",
