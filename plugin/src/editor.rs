@@ -179,29 +179,24 @@ impl RefrainApp {
         let setter = gui.param_setter();
         let p = &self.params;
         egui::Grid::new("params").num_columns(2).show(ui, |ui| {
-            for (name, widget) in [
-                ("Strength", ParamSlider::for_param(&p.strength, &setter)),
-                ("Detail", ParamSlider::for_param(&p.detail, &setter)),
-                ("Eta", ParamSlider::for_param(&p.eta, &setter)),
-                ("Preview", ParamSlider::for_param(&p.preview_level, &setter)),
-                ("Dry/Wet", ParamSlider::for_param(&p.dry_wet, &setter)),
-            ] {
-                ui.label(name);
-                ui.add(widget);
-                ui.end_row();
-            }
-            for (name, widget) in [
-                ("Steps", ParamSlider::for_param(&p.steps, &setter)),
-                ("Variations", ParamSlider::for_param(&p.variations, &setter)),
-                ("Seed", ParamSlider::for_param(&p.seed, &setter)),
-            ] {
-                ui.label(name);
-                ui.add(widget);
-                ui.end_row();
-            }
-            ui.label("Seed lock");
-            ui.add(ParamSlider::for_param(&p.seed_lock, &setter));
-            ui.end_row();
+            let slider = |param| ParamSlider::for_param(param, &setter);
+            param_row(ui, "Strength", TIP_STRENGTH, slider(&p.strength));
+            param_row(ui, "Detail", TIP_DETAIL, slider(&p.detail));
+            param_row(ui, "Eta", TIP_ETA, slider(&p.eta));
+            param_row(ui, "Preview", TIP_PREVIEW, slider(&p.preview_level));
+            param_row(ui, "Dry/Wet", TIP_DRY_WET, slider(&p.dry_wet));
+            let steps = ParamSlider::for_param(&p.steps, &setter);
+            param_row(ui, "Steps", TIP_STEPS, steps);
+            let variations = ParamSlider::for_param(&p.variations, &setter);
+            param_row(ui, "Variations", TIP_VARIATIONS, variations);
+            param_row(
+                ui,
+                "Seed",
+                TIP_SEED,
+                ParamSlider::for_param(&p.seed, &setter),
+            );
+            let lock = ParamSlider::for_param(&p.seed_lock, &setter);
+            param_row(ui, "Seed lock", TIP_SEED_LOCK, lock);
         });
     }
 
@@ -226,3 +221,24 @@ impl RefrainApp {
         });
     }
 }
+
+/// One labelled parameter in the grid, with the same hover help on the label and the slider.
+fn param_row(ui: &mut egui::Ui, name: &str, tip: &str, widget: impl egui::Widget) {
+    ui.label(name).on_hover_text(tip);
+    ui.add(widget).on_hover_text(tip);
+    ui.end_row();
+}
+
+const TIP_STRENGTH: &str = "How far the variations may move from your songs: low keeps their \
+     timing and sound, high keeps little more than their overall colour.";
+const TIP_DETAIL: &str = "How much of your songs' own onsets and edges, which the model smears, \
+     is put back. It fades out as Strength rises; turn it down if you hear ghost hits.";
+const TIP_ETA: &str = "Fresh noise mixed in at each denoising step: 0 follows the starting \
+     noise exactly, 1 is DDPM-like. Seeded either way, so a locked seed repeats.";
+const TIP_PREVIEW: &str = "Level of the clip you are previewing.";
+const TIP_DRY_WET: &str = "0 = your track only, 0.5 = your track plus the clip, 1 = the clip only.";
+const TIP_STEPS: &str = "Denoising steps over the whole schedule; a variation runs Strength × \
+     Steps of them, so more is slower.";
+const TIP_VARIATIONS: &str = "Clips per Generate.";
+const TIP_SEED: &str = "Starting noise of the first clip; the others count up from it.";
+const TIP_SEED_LOCK: &str = "Keep the seed between runs to compare settings on the same clips.";
