@@ -59,6 +59,14 @@ pub fn gain(
     Ok((detail * kept) as f32)
 }
 
+/// `variation` with one song's detail added back: what the pipeline plays for a single song,
+/// for tools that hold the song's mel and its round trip themselves.
+pub fn with_song_detail(variation: &Mel, song: &Mel, round_trip: &Mel, gain: f32) -> Mel {
+    let mut out = variation.clone();
+    apply(&mut out, &residual(song, round_trip), gain);
+    out
+}
+
 /// Adds `gain · residual` to a decoded mel, kept inside the model's range.
 pub fn apply(mel: &mut Mel, residual: &[f32], gain: f32) {
     for (m, r) in mel.data.iter_mut().zip(residual) {
@@ -83,9 +91,7 @@ mod tests {
     fn residual_then_full_gain_restores_the_song_within_range() {
         let song = mel(vec![0.5, -0.2, 1.0, -1.0]);
         let recon = mel(vec![0.1, 0.1, 0.4, -0.3]);
-        let r = residual(&song, &recon);
-        let mut out = recon.clone();
-        apply(&mut out, &r, 1.0);
+        let out = with_song_detail(&recon, &song, &recon, 1.0);
         for (a, b) in out.data.iter().zip(&song.data) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }

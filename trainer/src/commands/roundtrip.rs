@@ -73,8 +73,7 @@ pub fn run(args: &Args) -> Result<()> {
         args.strength,
         DEFAULT_DETAIL,
     )?;
-    let mut detailed = variation.clone();
-    detail::apply(&mut detailed, &detail::residual(&mel, &back), gain);
+    let detailed = detail::with_song_detail(&variation, &mel, &back, gain);
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

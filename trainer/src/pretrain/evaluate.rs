@@ -304,8 +304,7 @@ pub fn sample_metrics(
         let out = sample(model, &sampler, start, k as u64, &params)?;
         let var = model.decode(&out).map_err(PretrainError::engine)?;
         variation_l1 += mel_l1(&var.data, &own.data);
-        let mut with_detail = var.clone();
-        detail::apply(&mut with_detail, &detail::residual(&mel, &own), detail_gain);
+        let with_detail = detail::with_song_detail(&var, &mel, &own, detail_gain);
         variations.add(&var, &mel);
         detailed.add(&with_detail, &mel);
         sources.push(mel);
