@@ -5,7 +5,7 @@ Run from the repository root:  python3 scripts/make_dsp_fixtures.py
 Needs: pip install librosa==0.11.0 numpy
 The Rust tests read only the files written here; they never run Python.
 
-Two configurations are covered: the model default (DESIGN.md section 5) and a small one with
+Two configurations are covered: the model default (docs/ARCHITECTURE.md §5) and a small one with
 win_length < n_fft, fmin > 0 and fmax < sr/2, so the code cannot pass by hard-wiring defaults.
 Signals are synthesised here from a fixed seed and stored as int16, so Rust and librosa read the
 exact same samples (x / 32768).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pretrain the base model on this machine (DESIGN.md §6): the autoencoder first, then the UNet on
+# Pretrain the base model on this machine (docs/ARCHITECTURE.md §6): the autoencoder first, then the UNet on
 # the frozen autoencoder's cached latents. Both stages run with --resume, so rerunning this
 # script continues where the last run stopped; raise AE_STEPS / UNET_STEPS to train longer
 # (a UNet resumed on a newer autoencoder re-encodes the corpus and keeps going, with a warning).

@@ -1,6 +1,6 @@
 //! Finding and loading ONNX Runtime, once per process.
 //!
-//! ort is built with `load-dynamic` (DESIGN.md §3): the library is opened at run time from a path
+//! ort is built with `load-dynamic` (docs/ARCHITECTURE.md §3): the library is opened at run time from a path
 //! we choose, so the plugin can carry its own copy (no clash with another plugin's ONNX Runtime
 //! in the same DAW) and one binary can use the CPU or the GPU build. Left to itself, ort would
 //! panic at first use when no library is found; [`init`] loads it explicitly from the path
@@ -185,7 +185,7 @@ fn absolute(path: &Path) -> PathBuf {
 /// Declared by hand rather than through the `libc` crate to avoid a dependency; the signature
 /// and `Dl_info` layout are the same on glibc, musl and macOS.
 #[cfg(unix)]
-fn module_dir() -> Option<PathBuf> {
+pub(crate) fn module_dir() -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
 
     #[repr(C)]
@@ -223,7 +223,7 @@ fn module_dir() -> Option<PathBuf> {
 }
 
 #[cfg(not(unix))]
-fn module_dir() -> Option<PathBuf> {
+pub(crate) fn module_dir() -> Option<PathBuf> {
     None
 }
 

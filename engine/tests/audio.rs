@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use refrain_engine::audio::{
-    decode_file, fit_length, loudest_window, resample, resample_audio, sanitize, write_wav,
+    fit_length, loudest_window, read_file, resample, resample_audio, sanitize, write_wav,
     write_wav_i16, Audio, AudioError,
 };
 
@@ -81,7 +81,7 @@ fn float_wav_round_trips_exactly() {
     )
     .unwrap();
     write_wav(&path, &audio).unwrap();
-    let back = decode_file(&path).unwrap();
+    let back = read_file(&path).unwrap();
     assert_eq!(back, audio);
 }
 
@@ -94,7 +94,7 @@ fn pcm16_wav_round_trips_within_one_step() {
     left[11] = -3.0;
     let audio = Audio::new(22_050, vec![left.clone(), sine(300.0, 22_050, 2205, 0.3)]).unwrap();
     write_wav_i16(&path, &audio).unwrap();
-    let back = decode_file(&path).unwrap();
+    let back = read_file(&path).unwrap();
     assert_eq!(
         (back.sample_rate, back.channels.len(), back.frames()),
         (22_050, 2, 2205)
@@ -113,7 +113,7 @@ fn pcm16_wav_round_trips_within_one_step() {
 /// The compressed fixtures are 0.5 s of 440 Hz at amplitude 0.5, 44.1 kHz
 /// (scripts/make_audio_fixtures.sh).
 fn check_fixture(name: &str, channels: usize) {
-    let audio = decode_file(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let audio = read_file(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(audio.sample_rate, 44_100, "{name}");
     assert_eq!(audio.channels.len(), channels, "{name}");
     // Lossy codecs may add encoder delay/padding; a few ms either way is fine here.
@@ -148,7 +148,7 @@ fn decodes_mp3() {
 /// starts on its first sample instead of ~50 ms late.
 #[test]
 fn mp3_with_a_gapless_header_decodes_to_its_exact_length_and_start() {
-    let audio = decode_file(&fixture("sine440_lame.mp3")).unwrap();
+    let audio = read_file(&fixture("sine440_lame.mp3")).unwrap();
     let x = &audio.channels[0];
     assert_eq!(x.len(), 22_050);
     // The tone starts at phase 0 and rises: the first samples follow 0.5 sin(2π 440 t).
@@ -162,7 +162,7 @@ fn mp3_with_a_gapless_header_decodes_to_its_exact_length_and_start() {
 #[test]
 fn missing_file_error_names_the_path() {
     let path = Path::new("/definitely/not/here/song.mp3");
-    let err = decode_file(path).unwrap_err();
+    let err = read_file(path).unwrap_err();
     assert!(matches!(err, AudioError::NotFound { .. }), "{err:?}");
     assert!(
         err.to_string().contains("/definitely/not/here/song.mp3"),
@@ -177,13 +177,13 @@ fn random_bytes_are_an_error_not_a_panic() {
     for name in ["noise.wav", "noise.flac", "noise.ogg", "noise", "noise.txt"] {
         let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
-        let err = decode_file(&path).expect_err(name);
+        let err = read_file(&path).expect_err(name);
         assert!(err.to_string().contains(name), "{name}: {err}");
     }
     let text = dir.path().join("notes.wav");
     std::fs::write(&text, b"this is not audio at all").unwrap();
     assert!(matches!(
-        decode_file(&text),
+        read_file(&text),
         Err(AudioError::Unsupported { .. })
     ));
 }
@@ -193,7 +193,7 @@ fn zero_length_wav_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.wav");
     write_wav(&path, &Audio::new(44_100, vec![vec![]]).unwrap()).unwrap();
-    let err = decode_file(&path).unwrap_err();
+    let err = read_file(&path).unwrap_err();
     assert!(
         matches!(
             err,

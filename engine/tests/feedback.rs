@@ -1,4 +1,4 @@
-//! The feedback store (DESIGN.md 4.3): migrations, round trips of every write, validation,
+//! The feedback store (docs/ARCHITECTURE.md §4.3): migrations, round trips of every write, validation,
 //! corruption recovery, lock handling with the spool, and session archives.
 mod support;
 

@@ -96,7 +96,7 @@ fn timings_add_stage_by_stage() {
         encode: 3.0,
         unet: 4.0,
         decode: 5.0,
-        griffin_lim: 6.0,
+        vocoder: 6.0,
         resample_out: 7.0,
     };
     let mut sum = a + a;

@@ -1,9 +1,10 @@
-//! engine::manifest's file helpers: sha256 of files, atomic writes, where the data dir is, and
-//! the `current` version pointer that the trainer publishes and the plugin follows.
-use refrain_engine::manifest::{
-    current_version_dir, publish_current, resolve_data_dir, sha256_file, write_atomic,
-    ManifestError, CURRENT_POINTER, MANIFEST_FILE,
+//! engine::manifest's file helpers (sha256 of files, atomic writes) and engine::locator: where
+//! the data dir is, and the `current` version pointer that the trainer publishes and the plugin
+//! follows.
+use refrain_engine::locator::{
+    current_version_dir, publish_current, resolve_data_dir, CURRENT_POINTER,
 };
+use refrain_engine::manifest::{sha256_file, write_atomic, ManifestError, MANIFEST_FILE};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 mod support;
 
 use refrain_engine::audio::Audio;
-use refrain_engine::manifest::{publish_current, Manifest};
+use refrain_engine::locator::publish_current;
+use refrain_engine::manifest::Manifest;
 use refrain_engine::pipeline::GenerateRequest;
 use refrain_engine::worker::{Event, Worker, WorkerConfig};
 use std::path::{Path, PathBuf};

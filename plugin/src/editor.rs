@@ -15,8 +15,8 @@ use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
+use crate::audio_thread::{capture_state, Shared};
 use crate::params::{RefrainParams, MAX_SONGS};
-use crate::rt::{capture_state, Shared};
 use crate::ui_state::{Command, UiState};
 
 /// The editor window's initial size in logical pixels.

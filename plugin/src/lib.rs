@@ -3,14 +3,14 @@
 //! a controller thread generates variations with the engine's worker, the egui editor previews
 //! and rates them, and ratings go to the engine's feedback store.
 //!
-//! Threads: the audio thread runs [`rt::AudioCore`] only (no allocation, lock or I/O); the
+//! Threads: the audio thread runs [`audio_thread::AudioCore`] only (no allocation, lock or I/O); the
 //! controller ([`controller`]) owns the worker and the store; the editor ([`editor`]) draws
 //! [`ui_state::UiState`] and sends [`ui_state::Command`]s.
 
+pub mod audio_thread;
 pub mod controller;
 pub mod editor;
 pub mod params;
-pub mod rt;
 pub mod transport;
 pub mod ui_state;
 
@@ -22,13 +22,13 @@ use crossbeam_channel::{Receiver, Sender};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
+use audio_thread::{AudioCore, Mix, Shared, TransportInfo};
 use controller::{Controller, ControllerSetup};
 use params::RefrainParams;
-use rt::{AudioCore, Mix, Shared, TransportInfo};
 use ui_state::{Command, UiState};
 
-pub use controller::hook::{TEST_HOOK_DONE_FILE, TEST_HOOK_ENV};
-pub use controller::setup::MODEL_DIR_ENV;
+pub use controller::test_hook::{TEST_HOOK_DONE_FILE, TEST_HOOK_ENV};
+pub use refrain_engine::locator::MODEL_DIR_ENV;
 
 /// Env var for the realtime test's negative control: "1" makes `process()` allocate, which
 /// nice-plug's `assert_process_allocs` must turn into an abort in debug builds.

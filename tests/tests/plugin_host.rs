@@ -6,7 +6,7 @@
 //! `REFRAIN_ORT_DYLIB`, and the test checks that the ONNX Runtime the plugin loaded is the
 //! bundle's copy, so a bundle without it fails here.
 //!
-//! The plugin's documented test hook (`REFRAIN_TEST_HOOK=1`, see plugin/src/controller/hook.rs)
+//! The plugin's documented test hook (`REFRAIN_TEST_HOOK=1`, see plugin/src/controller/test_hook.rs)
 //! arms a 1 s capture, generates one clip, previews it and Accepts it with 5 stars after 0.25 s
 //! of real playback. The host runs in a subprocess: the debug plugin is built with nice-plug's
 //! `assert_process_allocs`, which aborts the process on any allocation inside `process()`, so

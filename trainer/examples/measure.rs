@@ -6,8 +6,8 @@ use anyhow::Result;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
-use refrain_trainer::export::{export_decoder, export_encoder, export_unet, Exported};
 use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
+use refrain_trainer::onnx::export::{export_decoder, export_encoder, export_unet, Exported};
 use std::time::Instant;
 
 fn arg(name: &str, default: usize) -> usize {

@@ -1,9 +1,10 @@
-//! Refrain's trainer: the burn networks ([`model`]), their ONNX export ([`export`]) and the
-//! weight bridge between burn modules and exported graphs ([`onnx`]). Pretraining, selection
-//! and fine-tuning land with the learning-loop issues.
+//! Refrain's trainer: the burn networks ([`model`]), pretraining on a corpus ([`pretrain`]), the
+//! selection rules on producers' ratings ([`select`]), fine-tuning on the selected pool
+//! ([`finetune`]), ONNX export and the weight bridge ([`onnx`]), model versions ([`versions`]),
+//! evaluation of any version ([`evaluate`]) and simulated producers ([`simulate`]). What
+//! pretraining and fine-tuning share lives in [`training`].
 pub mod corpus;
-pub mod diffusion;
-pub mod export;
+pub mod evaluate;
 pub mod finetune;
 pub mod model;
 pub mod onnx;
@@ -11,6 +12,8 @@ pub mod pretrain;
 pub mod report;
 pub mod select;
 pub mod simulate;
+pub mod synth;
+pub mod training;
 pub mod versions;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.
@@ -22,6 +25,9 @@ pub fn capabilities() -> &'static [&'static str] {
         "export",
         "evaluate",
         "roundtrip",
+        "train",
+        "watch",
+        "simulate",
         "report",
         "versions",
         "rollback",

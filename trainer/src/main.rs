@@ -25,7 +25,7 @@ enum Command {
     /// Pretrain the autoencoder or the UNet on the corpus, with checkpoints and --resume.
     Pretrain(commands::pretrain::Args),
     /// Export pretraining checkpoints as a model version (ONNX + manifest.json).
-    Export(commands::export::Args),
+    Export(commands::export_version::Args),
     /// Measure a model version on the corpus's held-out windows (JSON for the model card).
     Evaluate(commands::evaluate::Args),
     /// Write a song's DSP, autoencoder and variation round trips through a model as WAVs.
@@ -37,9 +37,9 @@ enum Command {
     /// Make model version N current after verifying it (0 = the shipped base).
     Rollback(commands::versions::RollbackArgs),
     /// Merge a session archive into the feedback store (idempotent).
-    Ingest(commands::session::IngestArgs),
+    Ingest(commands::session_archive::IngestArgs),
     /// Write the ratings since a date, with their clips and songs, as a session archive.
-    ExportSession(commands::session::ExportArgs),
+    ExportSession(commands::session_archive::ExportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
         Command::Status(args) => commands::status::run(&args)?,
         Command::Corpus(args) => commands::corpus::run(&args)?,
         Command::Pretrain(args) => commands::pretrain::run(&args)?,
-        Command::Export(args) => commands::export::run(&args)?,
+        Command::Export(args) => commands::export_version::run(&args)?,
         Command::Evaluate(args) => commands::evaluate::run(&args)?,
         Command::Roundtrip(args) => commands::roundtrip::run(&args)?,
         Command::Report(args) => commands::report::run(&args)?,
@@ -63,8 +63,8 @@ fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => commands::simulate::run(&args)?,
         Command::Versions(args) => commands::versions::run(&args)?,
         Command::Rollback(args) => commands::versions::rollback(&args)?,
-        Command::Ingest(args) => commands::session::ingest(&args)?,
-        Command::ExportSession(args) => commands::session::export(&args)?,
+        Command::Ingest(args) => commands::session_archive::ingest(&args)?,
+        Command::ExportSession(args) => commands::session_archive::export(&args)?,
     }
     Ok(())
 }

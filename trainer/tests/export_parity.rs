@@ -7,8 +7,8 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Distribution, Tensor};
 use ort::value::{Tensor as OrtTensor, ValueType};
 use refrain_engine::runtime;
-use refrain_trainer::export::{export_decoder, export_encoder, export_unet, Batch, Exported};
 use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
+use refrain_trainer::onnx::export::{export_decoder, export_encoder, export_unet, Batch, Exported};
 use refrain_trainer::onnx::{load_from_onnx, patch_onnx_initializers};
 
 const TOL: f32 = 1e-4;

@@ -8,13 +8,14 @@ use refrain_engine::ddim::NoiseSchedule;
 use refrain_engine::feedback::{
     ClipId, FeedbackStore, NewGeneration, NewRating, NewSong, SongAudio, SongId,
 };
-use refrain_engine::manifest::{self, Manifest, MANIFEST_FILE};
+use refrain_engine::locator;
+use refrain_engine::manifest::{Manifest, MANIFEST_FILE};
 use refrain_engine::model::{Model, ModelOptions, Provider};
-use refrain_trainer::diffusion::{noise_batch, spread_timesteps};
 use refrain_trainer::finetune::{
     load_unet, lock_data_dir, pending_ratings, train_next_version, FinetuneError, FinetuneOptions,
     FitParams, EXPORT_PAUSE_ENV,
 };
+use refrain_trainer::training::diffusion::{noise_batch, spread_timesteps};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -152,7 +153,7 @@ fn a_round_selects_learns_publishes_and_guards() {
     let report = train_next_version(&options(&w)).unwrap();
     assert_eq!((report.parent, report.version), (0, 1));
     assert_eq!((report.ratings, report.flagged, report.pool), (4, 1, 2));
-    let v1 = manifest::current_version_dir(&w.data, &w.base);
+    let v1 = locator::current_version_dir(&w.data, &w.base);
     assert_eq!(v1, w.data.join("models").join("v1"));
     let m1 = Manifest::load(&v1).unwrap();
     assert_eq!((m1.version, m1.parent), (1, Some(0)));
@@ -196,7 +197,7 @@ fn a_round_selects_learns_publishes_and_guards() {
         Err(FinetuneError::Forgetting { before, after, .. }) => assert!(after > before),
         other => panic!("expected the guard to refuse, got {other:?}"),
     }
-    assert_eq!(manifest::current_version_dir(&w.data, &w.base), v1);
+    assert_eq!(locator::current_version_dir(&w.data, &w.base), v1);
     assert!(!w.data.join("models").join("v2").exists());
 
     // The next version is held to the base's held-out loss, not its parent's: forgetting
@@ -217,7 +218,7 @@ fn prior_preservation_mixes_the_songs_into_the_batches() {
         let report = train_next_version(&o).unwrap();
         let expected = if share > 0.0 { 2 } else { 0 };
         assert_eq!(report.fit.prior_latents, expected, "share {share}");
-        let v1 = manifest::current_version_dir(&w.data, &w.base);
+        let v1 = locator::current_version_dir(&w.data, &w.base);
         (eps_loss(&w.base, &songs), eps_loss(&v1, &songs))
     };
     let (base, pool_only) = song_loss(0.0);
@@ -232,7 +233,7 @@ fn prior_preservation_mixes_the_songs_into_the_batches() {
     o.fit.prior_share = 1.0;
     let err = train_next_version(&o).unwrap_err();
     assert!(err.to_string().contains("prior share"), "{err}");
-    assert_eq!(manifest::current_version_dir(&w.data, &w.base), w.base);
+    assert_eq!(locator::current_version_dir(&w.data, &w.base), w.base);
     // Refused before the round touched the store: the ratings are still all pending.
     assert_eq!(pending_ratings(&options(&w)).unwrap(), 3);
 }
@@ -260,7 +261,7 @@ fn nothing_to_train_is_an_error_not_a_version() {
     o.min_pool = 3;
     let err = train_next_version(&o).unwrap_err();
     assert!(matches!(err, FinetuneError::NothingToTrain(_)), "{err}");
-    assert_eq!(manifest::current_version_dir(&w.data, &w.base), w.base);
+    assert_eq!(locator::current_version_dir(&w.data, &w.base), w.base);
 }
 
 #[test]
@@ -313,7 +314,7 @@ fn trainer_killed_during_export_never_breaks_current() {
         if !temps(&models).is_empty() {
             inside_export += 1;
         }
-        let dir = manifest::current_version_dir(&w.data, &w.base);
+        let dir = locator::current_version_dir(&w.data, &w.base);
         let m = Manifest::load(&dir).unwrap_or_else(|e| panic!("round {round}: {e}"));
         m.verify_files(&dir, &dir.join(MANIFEST_FILE))
             .unwrap_or_else(|e| panic!("round {round}: current {} is broken: {e}", dir.display()));
@@ -358,7 +359,7 @@ fn watch_waits_for_enough_ratings_then_trains() {
         child.try_wait().unwrap().is_none(),
         "watch trained too early"
     );
-    assert_eq!(manifest::current_version_dir(&w.data, &w.base), w.base);
+    assert_eq!(locator::current_version_dir(&w.data, &w.base), w.base);
     let mut store = FeedbackStore::open(&w.data).unwrap();
     for &c in &w.liked {
         store
@@ -379,7 +380,7 @@ fn watch_waits_for_enough_ratings_then_trains() {
     };
     assert!(status.success());
     assert_eq!(
-        manifest::current_version_dir(&w.data, &w.base),
+        locator::current_version_dir(&w.data, &w.base),
         w.data.join("models").join("v1")
     );
 }

@@ -8,12 +8,12 @@ use burn::tensor::{Device, Tensor};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::spectrogram::Mel;
 use refrain_trainer::corpus::{self, BuildOptions, Corpus, Split};
-use refrain_trainer::finetune::GUARD_FILE;
 use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
 use refrain_trainer::pretrain::version::{export_version, ExportOptions};
 use refrain_trainer::pretrain::{
     checkpoint_dir, pretrain, read_loss_log, PretrainOptions, Stage, TrainState,
 };
+use refrain_trainer::versions::GUARD_FILE;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 

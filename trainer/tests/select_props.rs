@@ -1,4 +1,4 @@
-//! Property tests of the learning rules (DESIGN.md 4.4) over plain structs, without SQLite.
+//! Property tests of the learning rules (docs/ARCHITECTURE.md §4.4) over plain structs, without SQLite.
 
 use proptest::prelude::*;
 use refrain_engine::feedback::{ClipId, PoolId, PoolSample};

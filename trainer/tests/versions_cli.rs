@@ -4,7 +4,7 @@
 use refrain_engine::feedback::{
     now_ms, FeedbackStore, NewGeneration, NewRating, NewSong, SongAudio, DB_FILE,
 };
-use refrain_engine::manifest::{self, CURRENT_POINTER};
+use refrain_engine::locator::{self, CURRENT_POINTER};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -92,7 +92,7 @@ fn status_on_an_empty_data_dir_says_what_is_missing_and_creates_nothing() {
 #[test]
 fn versions_and_rollback_between_two_versions() {
     let (_tmp, home, base) = setup(2);
-    manifest::publish_current(&home, "v2").unwrap();
+    locator::publish_current(&home, "v2").unwrap();
 
     let table = stdout(&trainer(&home, &base, &["versions"]));
     assert!(row(&table, 0).contains("base"), "{table}");
@@ -115,7 +115,7 @@ fn versions_and_rollback_between_two_versions() {
     let text = stdout(&trainer(&home, &base, &["rollback", "v0"]));
     assert!(text.contains("current model: v0"), "{text}");
     assert_eq!(pointer(&home), None);
-    assert_eq!(manifest::current_version_dir(&home, &base), base);
+    assert_eq!(locator::current_version_dir(&home, &base), base);
     let status = stdout(&trainer(&home, &base, &["status"]));
     assert!(
         status.contains("current model: v0 (shipped base"),
@@ -133,7 +133,7 @@ fn versions_and_rollback_between_two_versions() {
 #[test]
 fn rollback_refuses_a_corrupted_version_and_leaves_current_alone() {
     let (_tmp, home, base) = setup(2);
-    manifest::publish_current(&home, "v1").unwrap();
+    locator::publish_current(&home, "v1").unwrap();
     let unet = home.join("models/v2/unet.onnx");
     let mut bytes = fs::read(&unet).unwrap();
     bytes[20] ^= 0x01;
@@ -196,7 +196,7 @@ fn fill_store(dir: &Path) {
 #[test]
 fn export_then_ingest_twice_adds_once() {
     let (tmp, laptop, base) = setup(1);
-    manifest::publish_current(&laptop, "v1").unwrap();
+    locator::publish_current(&laptop, "v1").unwrap();
     fill_store(&laptop);
     let status = stdout(&trainer(&laptop, &base, &["status"]));
     assert!(status.contains("ratings: 3 total, 2 since v1"), "{status}");

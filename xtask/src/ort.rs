@@ -1,7 +1,7 @@
 //! `cargo xtask ort [--gpu]`: provisions ONNX Runtime 1.31.1 for ort's `load-dynamic` feature.
 //!
 //! ort's own `download-binaries` feature fetches from a CDN our builds can't reach, so the shared
-//! libraries come from the official PyPI wheels instead (see DESIGN.md §3): `pip download` fetches
+//! libraries come from the official PyPI wheels instead (see docs/ARCHITECTURE.md §3): `pip download` fetches
 //! the wheel into `<target>/onnxruntime/wheels/` (kept, so a rerun works offline) and the `.so`
 //! files under `onnxruntime/capi/` are unpacked into `<target>/onnxruntime/{cpu,gpu}/`. The engine
 //! (`refrain_engine::runtime`) looks there from any binary built into the target directory.

@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
 
-/// `engine::runtime::ENV_VAR`, spelled out because xtask links nothing of ours (DESIGN.md 1).
+/// `engine::runtime::ENV_VAR`, spelled out because xtask links nothing of ours (docs/ARCHITECTURE.md §1).
 const ORT_ENV: &str = "REFRAIN_ORT_DYLIB";
 
 /// Runs a command in the workspace root with the provisioned ONNX Runtime, failing on non-zero exit.
@@ -65,7 +65,7 @@ pub fn demo(_args: &[String]) -> Result<()> {
         "--release",
         "-q",
         "-p",
-        "refrain-engine",
+        "refrain-cli",
         "--bin",
         "refrain",
         "--",

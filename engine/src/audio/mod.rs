@@ -3,14 +3,14 @@
 //! Everything here works on planar `f32` audio in [`Audio`]; the rest of the engine (spectrogram,
 //! model, worker) only ever sees that type, never a file format or a resampler.
 
-mod decode;
 mod error;
+mod read;
 mod resample;
 mod shape;
 mod wav;
 
-pub use decode::decode_file;
 pub use error::AudioError;
+pub use read::read_file;
 pub use resample::{resample, resample_audio};
 pub use shape::{fit_length, loudest_window, sanitize};
 pub use wav::{quantize_i16, write_wav, write_wav_i16};

@@ -1,4 +1,4 @@
-//! WAV writing with hound. Reading goes through [`super::decode_file`], which handles WAV too.
+//! WAV writing with hound. Reading goes through [`super::read_file`], which handles WAV too.
 
 use std::path::Path;
 

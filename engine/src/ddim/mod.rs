@@ -1,4 +1,4 @@
-//! Diffusion noise schedule and the DDIM sampler (DESIGN.md 1, issue 4 item 7, issue 5 item 2).
+//! Diffusion noise schedule and the DDIM sampler (docs/ARCHITECTURE.md §1).
 //!
 //! One definition shared by the trainer and the engine: the betas and `alphas_cumprod` of the
 //! manifest's `schedule`, the forward process `q_sample`, and the sinusoidal timestep embedding

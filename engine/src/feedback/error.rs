@@ -56,7 +56,7 @@ pub enum FeedbackError {
         /// The newest version this build can migrate to.
         supported: i64,
     },
-    /// A value handed to the API breaks the contract of DESIGN.md 4.3.
+    /// A value handed to the API breaks the contract of docs/ARCHITECTURE.md §4.3.
     #[error("invalid {field}: {reason}")]
     Invalid {
         /// The field, e.g. `rating.stars`.

@@ -32,7 +32,7 @@ pub struct NewGeneration {
     pub detail: f32,
     /// The model version that made it (0 = shipped base).
     pub model_version: u32,
-    /// True for a blind baseline clip made by the parent version (DESIGN.md 4.4); never shown
+    /// True for a blind baseline clip made by the parent version (docs/ARCHITECTURE.md §4.4); never shown
     /// to the producer as such.
     pub is_baseline: bool,
     /// The clip's mono audio, written as a 32-bit float WAV.

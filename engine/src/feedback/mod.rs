@@ -1,4 +1,4 @@
-//! The feedback store of DESIGN.md 4.3: producers' ratings, the clips and songs they rated, the
+//! The feedback store of docs/ARCHITECTURE.md §4.3: producers' ratings, the clips and songs they rated, the
 //! training pool and model versions, in one SQLite database plus clip files under a data dir.
 //!
 //! - [`FeedbackStore`] — open (WAL, busy timeout, migrations, integrity check, recovery from a

@@ -1,4 +1,4 @@
-//! The training pool of DESIGN.md 4.4: samples the genetic selection admitted, with their
+//! The training pool of docs/ARCHITECTURE.md §4.4: samples the genetic selection admitted, with their
 //! history (replaced and purged samples stay, marked, for the per-version report).
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -15,7 +15,7 @@ pub struct NewPoolSample {
     pub condition_latent: Vec<f32>,
     /// The admitted clip.
     pub clip_id: ClipId,
-    /// Its score `r` (DESIGN.md 4.4).
+    /// Its score `r` (docs/ARCHITECTURE.md §4.4).
     pub score: f32,
     /// The model version whose selection round admitted it.
     pub added_in_version: u32,

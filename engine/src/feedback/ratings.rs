@@ -1,4 +1,4 @@
-//! Ratings: `add_rating` and the queries the trainer reads (DESIGN.md 4.4).
+//! Ratings: `add_rating` and the queries the trainer reads (docs/ARCHITECTURE.md §4.4).
 
 use std::collections::HashMap;
 
@@ -29,7 +29,7 @@ pub struct NewRating {
     pub listen_ms: u64,
     /// The clip's length; must be > 0 (the listening fraction divides by it).
     pub clip_ms: u64,
-    /// Who rated (per-rater normalisation in DESIGN.md 4.4 groups by this).
+    /// Who rated (per-rater normalisation in docs/ARCHITECTURE.md §4.4 groups by this).
     pub rater_id: String,
     /// When it was rated (unix ms); `None` = now, at insert. The sink fills it before spooling
     /// so a replayed rating keeps its real time.
@@ -58,7 +58,7 @@ impl NewRating {
         }
     }
 
-    /// Checks the contract of DESIGN.md 4.3 (stars 1–5, clip length > 0, a rater id).
+    /// Checks the contract of docs/ARCHITECTURE.md §4.3 (stars 1–5, clip length > 0, a rater id).
     pub fn validate(&self) -> Result<()> {
         if let Some(s) = self.stars {
             if !(1..=5).contains(&s) {

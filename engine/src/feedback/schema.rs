@@ -15,7 +15,7 @@ const V2: &str = "
 ALTER TABLE generations ADD COLUMN detail REAL NOT NULL DEFAULT 0 CHECK (detail BETWEEN 0 AND 1);
 ";
 
-/// v1: the tables of DESIGN.md 4.3.
+/// v1: the tables of docs/ARCHITECTURE.md §4.3.
 ///
 /// - Wav paths are relative to the data dir (`clips/...`), so a data dir can be moved or copied.
 /// - Latents are little-endian f32 blobs.

@@ -11,9 +11,9 @@ use super::error::{is_busy_code, is_corrupt_code, FeedbackError, Result};
 use super::schema::{MIGRATIONS, SCHEMA_VERSION};
 use super::types::now_ms;
 
-/// The database file name inside the data dir (DESIGN.md 4.2).
+/// The database file name inside the data dir (docs/ARCHITECTURE.md §4.2).
 pub const DB_FILE: &str = "feedback.sqlite";
-/// The clip directory name inside the data dir (DESIGN.md 4.2).
+/// The clip directory name inside the data dir (docs/ARCHITECTURE.md §4.2).
 pub const CLIPS_DIR: &str = "clips";
 
 /// How to open a [`FeedbackStore`].
@@ -47,7 +47,7 @@ pub struct Recovery {
     pub at_ms: i64,
 }
 
-/// The feedback store of DESIGN.md 4.3: one SQLite database plus clip files under a data dir.
+/// The feedback store of docs/ARCHITECTURE.md §4.3: one SQLite database plus clip files under a data dir.
 ///
 /// Every write is one transaction. Writes take `&mut self`; share a store between threads by
 /// giving each thread its own (SQLite coordinates them through WAL and the busy timeout).

@@ -144,7 +144,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Encodes a latent as the blob layout of DESIGN.md 4.3: little-endian `f32`s, no header.
+/// Encodes a latent as the blob layout of docs/ARCHITECTURE.md §4.3: little-endian `f32`s, no header.
 pub fn latent_to_blob(latent: &[f32]) -> Vec<u8> {
     latent.iter().flat_map(|v| v.to_le_bytes()).collect()
 }

@@ -1,4 +1,5 @@
-//! The model version directory's `manifest.json` (DESIGN.md 4.1) and where versions live (4.2).
+//! The model version directory's `manifest.json` (docs/ARCHITECTURE.md §4.1); where versions live is
+//! [`crate::locator`]'s job.
 //!
 //! The manifest is the single source of truth for a model version's audio configuration, latent
 //! shape, noise schedule and file hashes: nothing else in the engine or the trainer hard-codes
@@ -6,14 +7,9 @@
 //! manifest file and the offending field, so a broken model never gets as far as ONNX Runtime.
 
 mod fsutil;
-mod location;
 mod validate;
 
 pub use fsutil::{rfc3339_utc, sha256_file, sync_dir, write_atomic};
-pub use location::{
-    base_beside_exe, base_from_env, current_version_dir, data_dir, publish_current,
-    resolve_data_dir, BASE_MODEL_ENV, CURRENT_POINTER,
-};
 
 use crate::spectrogram::AudioConfig;
 use serde::{Deserialize, Serialize};
@@ -24,10 +20,10 @@ use std::path::{Path, PathBuf};
 pub const FORMAT_VERSION: u32 = 1;
 /// File name of the manifest inside a model version directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
-/// ONNX files every model version must list in `files` (DESIGN.md 4.1).
+/// ONNX files every model version must list in `files` (docs/ARCHITECTURE.md §4.1).
 pub const REQUIRED_FILES: [&str; 3] = ["encoder.onnx", "decoder.onnx", "unet.onnx"];
 
-/// Everything known about one model version; serialises to exactly the DESIGN.md 4.1 layout.
+/// Everything known about one model version; serialises to exactly the docs/ARCHITECTURE.md §4.1 layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {

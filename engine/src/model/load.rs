@@ -1,5 +1,5 @@
 //! Loading a model version directory into ready-to-run sessions.
-use super::net::{Dim, Net, Placement};
+use super::session::{Dim, Net, Placement};
 use super::{ModelError, Provider, UnetDenoiser};
 use crate::manifest::Manifest;
 use crate::spectrogram::Mel;
@@ -28,13 +28,13 @@ impl Default for ModelOptions {
 
 /// A model version with its three sessions, ready to encode, denoise and decode.
 pub struct Model {
-    dir: PathBuf,
-    manifest: Manifest,
-    encoder: Net,
-    decoder: Net,
-    unet: Net,
-    provider: &'static str,
-    warnings: Vec<String>,
+    pub(super) dir: PathBuf,
+    pub(super) manifest: Manifest,
+    pub(super) encoder: Net,
+    pub(super) decoder: Net,
+    pub(super) unet: Net,
+    pub(super) provider: &'static str,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Model {
@@ -139,47 +139,6 @@ impl Model {
     /// Whether one UNet call can take `k` latents.
     pub fn supports_batch(&self, k: usize) -> bool {
         self.manifest.supports_batch(k) && self.unet.fixed_batch.is_none_or(|b| b == k)
-    }
-
-    /// Encodes one model-range mel to a latent, multiplied by the manifest's latent scale.
-    pub fn encode(&mut self, mel: &Mel) -> Result<Vec<f32>, ModelError> {
-        let a = &self.manifest.audio;
-        if mel.n_mels != a.n_mels || mel.frames != a.frames || mel.data.len() != a.n_mels * a.frames
-        {
-            return Err(ModelError::Io {
-                file: self.encoder.file.clone(),
-                field: "input `mel`".into(),
-                problem: format!(
-                    "expected {}×{}, got {}×{}",
-                    a.n_mels, a.frames, mel.n_mels, mel.frames
-                ),
-            });
-        }
-        let shape = vec![1, 1, a.n_mels, a.frames];
-        let scale = self.manifest.latent.scale;
-        let latent = self.encoder.run(&[("mel", shape, &mel.data)], "latent")?;
-        Ok(latent.into_iter().map(|v| v * scale).collect())
-    }
-
-    /// Decodes one (scaled) latent back to a model-range mel.
-    pub fn decode(&mut self, latent: &[f32]) -> Result<Mel, ModelError> {
-        let l = self.manifest.latent;
-        if latent.len() != l.len() {
-            return Err(ModelError::Io {
-                file: self.decoder.file.clone(),
-                field: "input `latent`".into(),
-                problem: format!("expected {} values, got {}", l.len(), latent.len()),
-            });
-        }
-        let unscaled: Vec<f32> = latent.iter().map(|v| v / l.scale).collect();
-        let shape = vec![1, l.channels, l.height, l.width];
-        let data = self.decoder.run(&[("latent", shape, &unscaled)], "mel")?;
-        let a = &self.manifest.audio;
-        Ok(Mel {
-            n_mels: a.n_mels,
-            frames: a.frames,
-            data,
-        })
     }
 
     /// The UNet as a DDIM denoiser.

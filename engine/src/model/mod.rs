@@ -1,13 +1,15 @@
 //! A loaded model version: manifest checked, the three ONNX sessions created once, their I/O
 //! validated against the manifest, warmed up, and the execution provider actually in use known.
 
+mod autoencoder;
 mod load;
-mod net;
 mod provider;
+mod session;
+mod unet;
 
 pub use load::{Model, ModelOptions};
-pub use net::UnetDenoiser;
 pub use provider::Provider;
+pub use unet::UnetDenoiser;
 
 use std::path::PathBuf;
 

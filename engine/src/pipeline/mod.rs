@@ -1,15 +1,15 @@
 //! From the producer's songs to new clips: window → mel → encode → merge → DDIM → decode (+ the
-//! songs' fine [`detail`]) → Griffin-Lim → output rate. Every clip carries every parameter that
+//! songs' fine [`detail`]) → vocoder → output rate. Every clip carries every parameter that
 //! made it, so the same inputs and seed give the identical output.
 
 pub mod detail;
+mod generate;
 mod prepare;
 mod request;
-mod run;
 
+pub use generate::{Pipeline, Progress};
 pub use prepare::{prepare, PreparedSong, MAX_SONG_SECONDS};
 pub use request::{Clip, ClipParams, GenerateRequest, SongInput, SongUse, Timings};
-pub use run::{Pipeline, Progress};
 
 /// Why a generation could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,9 @@ pub enum PipelineError {
     /// The spectrogram could not be computed or inverted.
     #[error(transparent)]
     Spectrogram(#[from] crate::spectrogram::SpectrogramError),
+    /// The vocoder could not render a mel.
+    #[error(transparent)]
+    Vocoder(#[from] crate::vocoder::VocoderError),
     /// The model failed.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),

@@ -108,8 +108,8 @@ pub struct Timings {
     pub unet: f64,
     /// Decoder.
     pub decode: f64,
-    /// Mel inversion + Griffin-Lim.
-    pub griffin_lim: f64,
+    /// The vocoder (mel inversion + Griffin-Lim today).
+    pub vocoder: f64,
     /// Resampling clips to the output rate.
     pub resample_out: f64,
 }
@@ -122,7 +122,7 @@ impl Timings {
             + self.encode
             + self.unet
             + self.decode
-            + self.griffin_lim
+            + self.vocoder
             + self.resample_out
     }
 }
@@ -145,7 +145,7 @@ impl std::ops::AddAssign for Timings {
         self.encode += other.encode;
         self.unet += other.unet;
         self.decode += other.decode;
-        self.griffin_lim += other.griffin_lim;
+        self.vocoder += other.vocoder;
         self.resample_out += other.resample_out;
     }
 }

@@ -2,7 +2,7 @@
 use super::SpectrogramError;
 use serde::{Deserialize, Serialize};
 
-/// Audio and spectrogram parameters; defaults follow DESIGN.md section 5 (audio-diffusion).
+/// Audio and spectrogram parameters; defaults follow docs/ARCHITECTURE.md §5 (audio-diffusion).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioConfig {
     /// Model sample rate in Hz.

@@ -1,142 +1,178 @@
-//! The slaney mel scale and filterbank, as `librosa.filters.mel(htk=False, norm="slaney")`.
-use super::{AudioConfig, SpectrogramError};
+//! Audio ↔ model-range mel spectrogram for one [`AudioConfig`], with all buffers reused.
+use super::{
+    db_to_power, from_unit, griffin_lim, power_to_db, to_unit, AudioConfig, GriffinLim,
+    MelFilterbank, MelInverse, SpectrogramError, Spectrum, Stft,
+};
 
-const F_SP: f64 = 200.0 / 3.0;
-const MIN_LOG_HZ: f64 = 1000.0;
-const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
-
-fn log_step() -> f64 {
-    6.4f64.ln() / 27.0
+/// A mel spectrogram stored mel-major (`data[mel * frames + frame]`), the layout of the model's
+/// `[B, 1, n_mels, frames]` tensors and of librosa's output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mel {
+    /// Mel bands (rows).
+    pub n_mels: usize,
+    /// Frames (columns).
+    pub frames: usize,
+    /// Values, mel-major.
+    pub data: Vec<f32>,
 }
 
-/// Hz → mel on the slaney scale (linear below 1 kHz, logarithmic above).
-pub fn hz_to_mel(hz: f64) -> f64 {
-    if hz >= MIN_LOG_HZ {
-        MIN_LOG_MEL + (hz / MIN_LOG_HZ).ln() / log_step()
-    } else {
-        hz / F_SP
+impl Mel {
+    /// The value at band `mel`, frame `frame`.
+    pub fn at(&self, mel: usize, frame: usize) -> f32 {
+        self.data[mel * self.frames + frame]
     }
 }
 
-/// Mel → Hz on the slaney scale.
-pub fn mel_to_hz(mel: f64) -> f64 {
-    if mel >= MIN_LOG_MEL {
-        MIN_LOG_HZ * (log_step() * (mel - MIN_LOG_MEL)).exp()
-    } else {
-        F_SP * mel
-    }
+/// Converts audio to mel spectrograms and back for one configuration.
+pub struct MelTransform {
+    config: AudioConfig,
+    stft: Stft,
+    filterbank: MelFilterbank,
+    inverse: Option<MelInverse>,
+    spectrum: Spectrum,
+    power: Vec<f32>,
 }
 
-/// One mel band: its non-zero weights over consecutive FFT bins starting at `start`.
-#[derive(Debug, Clone)]
-struct Band {
-    start: usize,
-    weights: Vec<f32>,
-}
-
-/// A sparse slaney-normalised mel filterbank. Each band touches only a few bins, so applying it
-/// costs about two multiply-adds per FFT bin instead of `n_mels` (the dense product dominated).
-#[derive(Debug, Clone)]
-pub struct MelFilterbank {
-    n_freqs: usize,
-    bands: Vec<Band>,
-}
-
-impl MelFilterbank {
-    /// Builds the filterbank for `config` (weights computed in f64, stored as f32).
+impl MelTransform {
+    /// Plans the STFT and builds the filterbank; the pseudo-inverse is built on first inversion.
     pub fn new(config: &AudioConfig) -> Result<Self, SpectrogramError> {
-        config.validate()?;
-        let n_freqs = config.n_freqs();
-        let sr = config.sample_rate as f64;
-        let fft_hz: Vec<f64> = (0..n_freqs)
-            .map(|k| k as f64 * sr / config.n_fft as f64)
-            .collect();
-        let (lo, hi) = (hz_to_mel(config.fmin as f64), hz_to_mel(config.fmax as f64));
-        let n_points = config.n_mels + 2;
-        let mel_hz: Vec<f64> = (0..n_points)
-            .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_points - 1) as f64))
-            .collect();
-        let bands = (0..config.n_mels)
-            .map(|m| {
-                let (left, centre, right) = (mel_hz[m], mel_hz[m + 1], mel_hz[m + 2]);
-                let norm = 2.0 / (right - left);
-                let dense: Vec<f64> = fft_hz
-                    .iter()
-                    .map(|&f| {
-                        let lower = (f - left) / (centre - left);
-                        let upper = (right - f) / (right - centre);
-                        lower.min(upper).max(0.0) * norm
-                    })
-                    .collect();
-                let start = dense.iter().position(|&w| w > 0.0).unwrap_or(0);
-                let end = dense
-                    .iter()
-                    .rposition(|&w| w > 0.0)
-                    .map_or(start, |e| e + 1);
-                Band {
-                    start,
-                    weights: dense[start..end].iter().map(|&w| w as f32).collect(),
-                }
-            })
-            .collect();
-        Ok(Self { n_freqs, bands })
+        Ok(Self {
+            config: config.clone(),
+            stft: Stft::new(config)?,
+            filterbank: MelFilterbank::new(config)?,
+            inverse: None,
+            spectrum: Spectrum::default(),
+            power: Vec::new(),
+        })
     }
 
-    /// Number of mel bands.
-    pub fn n_mels(&self) -> usize {
-        self.bands.len()
+    /// The configuration this transform was built for.
+    pub fn config(&self) -> &AudioConfig {
+        &self.config
     }
 
-    /// Number of FFT bins it reads.
-    pub fn n_freqs(&self) -> usize {
-        self.n_freqs
+    /// The filterbank in use.
+    pub fn filterbank(&self) -> &MelFilterbank {
+        &self.filterbank
     }
 
-    /// Bands with no weight at all (librosa warns about these; inversion cannot recover them).
-    pub fn empty_bands(&self) -> usize {
-        self.bands.iter().filter(|b| b.weights.is_empty()).count()
-    }
-
-    /// The dense `[n_mels][n_freqs]` matrix, row-major (for tests and the pseudo-inverse).
-    pub fn dense(&self) -> Vec<f32> {
-        let mut out = vec![0.0; self.n_mels() * self.n_freqs];
-        for (m, band) in self.bands.iter().enumerate() {
-            let row = &mut out[m * self.n_freqs..(m + 1) * self.n_freqs];
-            row[band.start..band.start + band.weights.len()].copy_from_slice(&band.weights);
+    /// Mel power spectrogram (librosa `melspectrogram(power=2.0)`), 1 + len / hop frames.
+    pub fn mel_power(&mut self, samples: &[f32]) -> Result<Mel, SpectrogramError> {
+        if samples.is_empty() {
+            return Err(SpectrogramError::Empty);
         }
-        out
-    }
-
-    /// Applies the filterbank to power stored frequency-major (`n_freqs × frames`), writing
-    /// mel-major output (`n_mels × frames`).
-    pub fn apply_frames(&self, power: &[f32], frames: usize, mel: &mut [f32]) {
-        for (out, band) in mel.chunks_exact_mut(frames).zip(&self.bands) {
-            out.fill(0.0);
-            for (k, &w) in (band.start..).zip(&band.weights) {
-                let row = &power[k * frames..(k + 1) * frames];
-                for (o, p) in out.iter_mut().zip(row) {
-                    *o += w * p;
+        self.stft.forward(samples, &mut self.spectrum);
+        let (frames, n_freqs, n_mels) = (
+            self.spectrum.frames,
+            self.spectrum.n_freqs,
+            self.config.n_mels,
+        );
+        // Power laid out frequency-major, so each band's sum over frames is a run of
+        // contiguous multiply-adds (the per-frame band loop was dominated by tiny low bands).
+        self.power.clear();
+        self.power.resize(n_freqs * frames, 0.0);
+        const BLOCK: usize = 16;
+        for t0 in (0..frames).step_by(BLOCK) {
+            for k0 in (0..n_freqs).step_by(BLOCK) {
+                for t in t0..(t0 + BLOCK).min(frames) {
+                    let row = &self.spectrum.data[t * n_freqs..(t + 1) * n_freqs];
+                    let k_end = (k0 + BLOCK).min(n_freqs);
+                    for (k, c) in (k0..k_end).zip(&row[k0..k_end]) {
+                        self.power[k * frames + t] = c.norm_sqr();
+                    }
                 }
             }
         }
+        let mut data = vec![0.0f32; n_mels * frames];
+        self.filterbank.apply_frames(&self.power, frames, &mut data);
+        Ok(Mel {
+            n_mels,
+            frames,
+            data,
+        })
     }
 
-    /// The transpose applied to one frame: spreads `n_mels` values back over `n_freqs` bins.
-    pub fn apply_transpose_frame(&self, mel: &[f32], power: &mut [f32]) {
-        power.fill(0.0);
-        for (&v, band) in mel.iter().zip(&self.bands) {
-            let bins = &mut power[band.start..band.start + band.weights.len()];
-            for (p, w) in bins.iter_mut().zip(&band.weights) {
-                *p += v * w;
+    /// Mel in dB relative to its maximum, floored at −top_db; also returns the reference power.
+    pub fn mel_db(&mut self, samples: &[f32]) -> Result<(Mel, f32), SpectrogramError> {
+        let mut mel = self.mel_power(samples)?;
+        let reference = power_to_db(&mut mel.data, self.config.top_db);
+        Ok((mel, reference))
+    }
+
+    /// The model's input: one window of `window_samples()` (padded or trimmed) as a mel in [−1, 1].
+    pub fn to_model(&mut self, samples: &[f32]) -> Result<Mel, SpectrogramError> {
+        let n = self.config.window_samples();
+        let mut window = samples[..samples.len().min(n)].to_vec();
+        window.resize(n, 0.0);
+        let (mut mel, _) = self.mel_db(&window)?;
+        to_unit(&mut mel.data, self.config.top_db);
+        Ok(mel)
+    }
+
+    /// Linear STFT magnitude (frame-major) for a mel in the model's [−1, 1] range.
+    pub fn magnitude_from_model(&mut self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
+        let mut frames_major = self.frame_major(mel)?;
+        from_unit(&mut frames_major, self.config.top_db);
+        db_to_power(&mut frames_major, 1.0);
+        Ok(self.magnitude_from_frames(&frames_major))
+    }
+
+    /// Linear STFT magnitude (frame-major) for a mel power spectrogram (librosa `mel_to_stft`).
+    pub fn magnitude_from_power(&mut self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
+        let frames_major = self.frame_major(mel)?;
+        Ok(self.magnitude_from_frames(&frames_major))
+    }
+
+    fn magnitude_from_frames(&mut self, frames_major: &[f32]) -> Vec<f32> {
+        let inverse = self
+            .inverse
+            .get_or_insert_with(|| MelInverse::new(&self.filterbank));
+        let mut magnitude = Vec::new();
+        inverse.magnitude(frames_major, &mut magnitude);
+        magnitude
+    }
+
+    /// A frame-major copy of `mel`, so the pseudo-inverse reads contiguous bands.
+    fn frame_major(&self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
+        if mel.n_mels != self.config.n_mels || mel.data.len() != mel.n_mels * mel.frames {
+            return Err(SpectrogramError::Shape {
+                expected: format!("{} mel bands", self.config.n_mels),
+                got: format!(
+                    "{} bands × {} frames ({} values)",
+                    mel.n_mels,
+                    mel.frames,
+                    mel.data.len()
+                ),
+            });
+        }
+        let mut frames_major = vec![0.0f32; mel.data.len()];
+        for m in 0..mel.n_mels {
+            for t in 0..mel.frames {
+                frames_major[t * mel.n_mels + m] = mel.data[m * mel.frames + t];
             }
         }
+        Ok(frames_major)
     }
 
-    /// Applies the filterbank to one frame of power (`n_freqs`), writing `n_mels` values.
-    pub fn apply_frame(&self, power: &[f32], mel: &mut [f32]) {
-        for (out, band) in mel.iter_mut().zip(&self.bands) {
-            let bins = &power[band.start..band.start + band.weights.len()];
-            *out = bins.iter().zip(&band.weights).map(|(p, w)| p * w).sum();
-        }
+    /// Audio for a model-range mel: inverse mel, then Griffin-Lim with `settings`.
+    /// The output has `hop · (frames − 1)` samples rounded down like the forward window.
+    pub fn from_model(
+        &mut self,
+        mel: &Mel,
+        settings: GriffinLim,
+    ) -> Result<Vec<f32>, SpectrogramError> {
+        let magnitude = self.magnitude_from_model(mel)?;
+        let length = (mel.frames * self.config.hop_length).saturating_sub(1);
+        Ok(griffin_lim(&mut self.stft, &magnitude, length, settings))
+    }
+
+    /// Griffin-Lim settings from the config: the fast variant, `griffin_lim_iters` iterations.
+    pub fn default_griffin_lim(&self, seed: u64) -> GriffinLim {
+        GriffinLim::fast(self.config.griffin_lim_iters, seed)
+    }
+
+    /// The STFT, for callers that need linear spectra (tests, evaluation).
+    pub fn stft(&mut self) -> &mut Stft {
+        &mut self.stft
     }
 }

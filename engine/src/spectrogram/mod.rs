@@ -7,19 +7,21 @@
 
 mod config;
 mod db;
-mod invert;
+mod filterbank;
+mod griffin_lim;
 mod mel;
+mod mel_inverse;
 mod metrics;
 mod stft;
-mod transform;
 
 pub use config::AudioConfig;
 pub use db::{db_to_power, from_unit, power_to_db, to_unit};
-pub use invert::{griffin_lim, GriffinLim, MelInverse};
-pub use mel::{hz_to_mel, mel_to_hz, MelFilterbank};
+pub use filterbank::{hz_to_mel, mel_to_hz, MelFilterbank};
+pub use griffin_lim::{griffin_lim, GriffinLim};
+pub use mel::{Mel, MelTransform};
+pub use mel_inverse::MelInverse;
 pub use metrics::spectral_convergence;
 pub use stft::{Spectrum, Stft};
-pub use transform::{Mel, MelTransform};
 
 /// Why a spectrogram operation could not be done.
 #[derive(Debug, thiserror::Error)]

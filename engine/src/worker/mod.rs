@@ -17,7 +17,7 @@ pub const QUEUE: usize = 4;
 /// Events buffered for the owner; progress is dropped (not clips) when the owner lags.
 pub const EVENTS: usize = 1024;
 
-/// Share of clips made by the parent version for the blind A/B (DESIGN.md 4.4): enough for a
+/// Share of clips made by the parent version for the blind A/B (docs/ARCHITECTURE.md §4.4): enough for a
 /// win-rate estimate within a few dozen ratings without spending most listening on old output.
 pub const DEFAULT_BASELINE_SHARE: f32 = 0.25;
 

@@ -1,7 +1,8 @@
 //! The worker thread's loop: resolve and (re)load the model (and its parent for the blind
 //! baseline), run jobs, never let a panic out.
 use super::{Event, Job, WorkerConfig};
-use crate::manifest::{self, Manifest};
+use crate::locator;
+use crate::manifest::Manifest;
 use crate::model::Model;
 use crate::pipeline::{Clip, GenerateRequest, Pipeline, PipelineError, Timings};
 use crossbeam_channel::{Receiver, Sender};
@@ -70,7 +71,7 @@ impl State {
             return dir.clone();
         }
         match &self.config.data_dir {
-            Some(data) => manifest::current_version_dir(data, &self.config.shipped_base),
+            Some(data) => locator::current_version_dir(data, &self.config.shipped_base),
             None => self.config.shipped_base.clone(),
         }
     }
@@ -80,7 +81,7 @@ impl State {
         let parent = manifest.parent?;
         let mut candidates = Vec::new();
         if let Some(data) = &self.config.data_dir {
-            candidates.push(data.join("models").join(format!("v{parent}")));
+            candidates.push(locator::version_dir(data, parent));
         }
         candidates.push(self.config.shipped_base.clone());
         candidates

@@ -2,12 +2,17 @@
 //! engine worker and the rating sink, turns captures into songs and songs into generation jobs,
 //! saves clips and ratings to the feedback store, and hands clips to the audio thread.
 //!
-//! Everything that allocates, blocks or touches the disk for the audio path happens here.
+//! Everything that allocates, blocks or touches the disk for the audio path happens here. One file
+//! per thing the producer does: [`capture`] (arm, captures → songs), [`generate`] (jobs, worker
+//! events, clips into the store) and [`review`] (preview, rate, export); [`startup`] opens the
+//! store and starts the worker; this file holds the state and the loop that dispatches commands.
 
-pub mod hook;
-mod jobs;
-pub mod setup;
+mod capture;
+mod generate;
+mod review;
 mod songs;
+mod startup;
+pub mod test_hook;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,8 +26,8 @@ use refrain_engine::feedback::RatingSink;
 use refrain_engine::pipeline::ClipParams;
 use refrain_engine::worker::{Event, Worker};
 
+use crate::audio_thread::{CaptureBuffer, ControllerEnds, Shared};
 use crate::params::RefrainParams;
-use crate::rt::{CaptureBuffer, ControllerEnds, Shared};
 use crate::ui_state::{Command, UiState};
 
 /// Longest capture the pre-allocated buffers hold.
@@ -115,7 +120,7 @@ struct State {
     job_songs: HashMap<u64, Vec<crate::params::SongRef>>,
     /// Spare capture buffer kept for when the audio thread hands one back.
     spare: Option<Box<CaptureBuffer>>,
-    hook: Option<hook::TestHook>,
+    hook: Option<test_hook::TestHook>,
 }
 
 impl State {
@@ -171,7 +176,7 @@ impl State {
             }
             Command::Preview(key) => self.preview(key),
             Command::StopPreview => {
-                let _ = self.ends.to_audio.push(crate::rt::ToAudio::Stop);
+                let _ = self.ends.to_audio.push(crate::audio_thread::ToAudio::Stop);
             }
             Command::Rate {
                 key,
@@ -182,30 +187,12 @@ impl State {
         }
     }
 
-    /// Arms a capture with the parameters' length, or `seconds` when given (test hook).
-    fn arm(&mut self, seconds: Option<f32>) {
-        use crate::params::LengthUnit;
-        let (length, bars) = match seconds {
-            Some(s) => (s, false),
-            None => (
-                self.params.capture_length.value(),
-                self.params.capture_unit.value() == LengthUnit::Bars,
-            ),
-        };
-        self.shared
-            .capture_length
-            .store(length.to_bits(), Ordering::Relaxed);
-        self.shared.length_in_bars.store(bars, Ordering::Relaxed);
-        self.shared.arm.store(true, Ordering::Relaxed);
-        self.status("Capture armed: it starts at the next bar (now, without a transport)");
-    }
-
     fn poll_audio(&mut self) {
         while let Ok(msg) = self.ends.from_audio.pop() {
             match msg {
-                crate::rt::FromAudio::Captured(buf) => self.captured(buf),
+                crate::audio_thread::FromAudio::Captured(buf) => self.captured(buf),
                 // Freed here, off the audio thread.
-                crate::rt::FromAudio::Retired(clip) => drop(clip),
+                crate::audio_thread::FromAudio::Retired(clip) => drop(clip),
             }
         }
         if let Some(buf) = self.spare.take() {

@@ -2,7 +2,7 @@
 use anyhow::Result;
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_trainer::corpus::Corpus;
-use refrain_trainer::pretrain::evaluate::{autoencoder_metrics, sample_metrics};
+use refrain_trainer::evaluate::{autoencoder_metrics, sample_metrics};
 use std::path::PathBuf;
 
 /// Arguments of `refrain-trainer evaluate`.

@@ -1,7 +1,7 @@
-//! Where the version and session commands look: the data dir (DESIGN.md 4.2) and the shipped
-//! base, from flags, then the same environment the engine and the plugin read.
+//! Where the version and session commands look: the data dir and the shipped base, from flags,
+//! then the engine's model locator (docs/ARCHITECTURE.md §4.2), as the CLI and the plugin do.
 use anyhow::{Context, Result};
-use refrain_engine::manifest::{self, MANIFEST_FILE};
+use refrain_engine::locator;
 use std::path::{Path, PathBuf};
 
 /// The data dir flag shared by the version and session commands.
@@ -20,7 +20,7 @@ impl DataDirArg {
             return Ok((dir.clone(), "--data-dir"));
         }
         let from_home = std::env::var_os("REFRAIN_HOME").is_some_and(|v| !v.is_empty());
-        let dir = manifest::data_dir().context("finding the data dir")?;
+        let dir = locator::data_dir().context("finding the data dir")?;
         Ok((dir, if from_home { "REFRAIN_HOME" } else { "default" }))
     }
 }
@@ -39,21 +39,13 @@ pub struct Location {
 }
 
 impl Location {
-    /// The shipped base for a data dir (`None` when there is no data dir at all).
+    /// The shipped base for a data dir (`None` when there is no data dir at all): the flag, else
+    /// the engine's locator rule.
     pub fn shipped_base(&self, data_dir: Option<&Path>) -> PathBuf {
-        if let Some(dir) = &self.model_base {
-            return dir.clone();
+        match &self.model_base {
+            Some(dir) => dir.clone(),
+            None => locator::shipped_base(data_dir),
         }
-        if let Some(dir) = manifest::base_from_env() {
-            return dir;
-        }
-        let has_manifest = |dir: &Path| dir.join(MANIFEST_FILE).is_file();
-        let in_data = data_dir.map(|d| d.join("models").join("base"));
-        if let Some(dir) = in_data.filter(|d| has_manifest(d)) {
-            return dir;
-        }
-        // The engine CLI's rule, so both binaries of one install agree on the base.
-        manifest::base_beside_exe().unwrap_or_else(|| PathBuf::from("models/base"))
     }
 
     /// The data dir and the shipped base, for commands that cannot work without a data dir.

@@ -1,12 +1,12 @@
 //! The trainer's subcommands, one module each.
 pub mod corpus;
 pub mod evaluate;
-pub mod export;
+pub mod export_version;
 pub mod location;
 pub mod pretrain;
 pub mod report;
 pub mod roundtrip;
-pub mod session;
+pub mod session_archive;
 pub mod simulate;
 pub mod since;
 pub mod status;

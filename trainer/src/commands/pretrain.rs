@@ -1,7 +1,8 @@
 //! `refrain-trainer pretrain`: train the autoencoder or the UNet on the corpus.
 use anyhow::{Context, Result};
 use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
-use refrain_trainer::pretrain::{self, Backend, PretrainOptions, Stage};
+use refrain_trainer::pretrain::{self, PretrainOptions, Stage};
+use refrain_trainer::training::Backend;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 

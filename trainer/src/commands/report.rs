@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// Arguments of `refrain-trainer report`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The data dir holding `feedback.sqlite` (DESIGN.md 4.2); `--data-dir` as in the other
+    /// The data dir holding `feedback.sqlite` (docs/ARCHITECTURE.md §4.2); `--data-dir` as in the other
     /// commands.
     #[arg(long, visible_alias = "data-dir")]
     store: PathBuf,

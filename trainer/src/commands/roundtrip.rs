@@ -7,7 +7,7 @@ use refrain_engine::ddim::{DdimParams, Sampler, Start};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::pipeline::detail::{self, DEFAULT_DETAIL};
 use refrain_engine::spectrogram::MelTransform;
-use refrain_trainer::pretrain::evaluate::{analyse, mel_l1, render, sample, spectral_convergence};
+use refrain_trainer::evaluate::{analyse, mel_l1, render, sample, spectral_convergence};
 use std::path::PathBuf;
 
 /// Arguments of `refrain-trainer roundtrip`.
@@ -44,7 +44,7 @@ pub fn run(args: &Args) -> Result<()> {
     let mut model = Model::load(&args.model, options)
         .with_context(|| format!("loading the model {}", args.model.display()))?;
     let config = model.manifest().audio.clone();
-    let song = audio::decode_file(&args.song)?;
+    let song = audio::read_file(&args.song)?;
     let mono = audio::resample(&song.mono(), song.sample_rate, config.sample_rate)?;
     let len = config.window_samples();
     let start = audio::loudest_window(&mono, len, config.hop_length);

@@ -4,7 +4,8 @@
 use super::location::Location;
 use anyhow::{Context, Result};
 use refrain_engine::feedback::{FeedbackError, FeedbackStore, Since, DB_FILE};
-use refrain_engine::manifest::{self, Manifest};
+use refrain_engine::locator;
+use refrain_engine::manifest::Manifest;
 use refrain_trainer::versions::{self, BASE_VERSION};
 use std::path::Path;
 
@@ -58,7 +59,7 @@ pub fn run(args: &Args) -> Result<()> {
 /// Prints the current model line; returns its version when it loads.
 fn print_current(data: Option<&Path>, base: &Path) -> Option<u32> {
     let dir = match data {
-        Some(data) => manifest::current_version_dir(data, base),
+        Some(data) => locator::current_version_dir(data, base),
         None => base.to_path_buf(),
     };
     let is_base = dir == base;

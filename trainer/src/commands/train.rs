@@ -4,7 +4,7 @@ use anyhow::Result;
 use refrain_trainer::finetune::{
     train_next_version, Confidence, FinetuneOptions, FinetuneReport, FitParams,
 };
-use refrain_trainer::pretrain::Backend;
+use refrain_trainer::training::Backend;
 
 /// The fine-tune's knobs, shared by `train` and `watch`.
 #[derive(clap::Args, Debug, Clone)]

@@ -3,7 +3,7 @@
 use super::location::Location;
 use anyhow::{Context, Result};
 use refrain_engine::feedback::{FeedbackStore, ModelVersion, DB_FILE};
-use refrain_engine::manifest;
+use refrain_engine::locator;
 use refrain_trainer::versions::{self, VersionEntry};
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -72,7 +72,7 @@ pub fn run(args: &Args) -> Result<()> {
             );
         }
     }
-    let current = manifest::current_version_dir(&data, &base);
+    let current = locator::current_version_dir(&data, &base);
     if !list.iter().any(|e| e.is_current) {
         println!("current: {} (not a v<N> directory)", current.display());
     }

@@ -1,13 +1,10 @@
 //! What a fine-tune learns from (the pool's clip latents with their weights) and what guards it
 //! (held-out latents it must not forget).
 use super::{Confidence, FinetuneError};
+use crate::versions::GUARD_FILE;
 use refrain_engine::feedback::{FeedbackStore, PoolId, PoolSample};
 use refrain_engine::manifest::Manifest;
 use std::path::Path;
-
-/// Held-out corpus latents (scaled, f32 little-endian, one after another) shipped with a
-/// version so a fine-tune on a producer's machine can check it is not forgetting the corpus.
-pub const GUARD_FILE: &str = "guard.latents";
 
 /// Guard sets larger than this are subsampled evenly: each check runs one forward per latent.
 const MAX_GUARD: usize = 32;
@@ -161,7 +158,7 @@ pub fn load_guard(
         )));
     }
     let all: Vec<usize> = (0..latents.len()).collect();
-    let keep = crate::pretrain::spread(&all, MAX_GUARD);
+    let keep = crate::training::spread(&all, MAX_GUARD);
     Ok(Guard {
         source,
         latents: keep.into_iter().map(|i| latents[i].clone()).collect(),
@@ -181,15 +178,4 @@ pub fn song_latents(
         .map(|s| s.latent)
         .filter(|l| l.len() == len && l.iter().all(|v| v.is_finite()))
         .collect())
-}
-
-/// Writes `latents` as a [`GUARD_FILE`] into `dir`.
-pub fn write_guard(dir: &Path, latents: &[Vec<f32>]) -> Result<(), FinetuneError> {
-    let path = dir.join(GUARD_FILE);
-    let bytes: Vec<u8> = latents
-        .iter()
-        .flatten()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-    std::fs::write(&path, bytes).map_err(FinetuneError::io(&path))
 }

@@ -2,10 +2,10 @@
 //! confidence-weighted ε-loss over the pool, and a held-out guard that stops it before it forgets.
 use super::data::{Guard, GuardSource, TrainingSet};
 use super::{FinetuneError, FinetuneOptions};
-use crate::diffusion::{biased_timesteps, noise_batch, FixedProblem, Noised};
 use crate::model::{Unet, UnetConfig};
 use crate::onnx::{load_from_onnx, patch_onnx_initializers, NameMap};
-use crate::pretrain::{roll_rows, step_rng};
+use crate::training::diffusion::{biased_timesteps, noise_batch, FixedProblem, Noised};
+use crate::training::{roll_rows, step_rng};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;

@@ -1,4 +1,4 @@
-//! Fine-tuning (issue 7 item 3, DESIGN.md 4.4): one selection round over the new ratings, the
+//! Fine-tuning (issue 7 item 3, docs/ARCHITECTURE.md §4.4): one selection round over the new ratings, the
 //! purge, then the current version's UNet trained on the pool with the confidence-weighted
 //! diffusion loss, guarded by a held-out loss, and published as version N+1.
 //!
@@ -10,17 +10,18 @@ mod fit;
 mod lock;
 mod publish;
 
-pub use data::{load_guard, write_guard, Guard, GuardSource, TrainingSet, GUARD_FILE};
+pub use data::{load_guard, Guard, GuardSource, TrainingSet};
 pub use fit::{load_unet, FitOutcome, FitParams};
 pub use lock::{lock_data_dir, TrainerLock, LOCK_FILE};
 pub use publish::{next_version_number, write_version, EXPORT_PAUSE_ENV};
 
-use crate::pretrain::Backend;
 use crate::select::{
     pool_weights, purge_store, select_from_store, store_normaliser, RatingInput, SelectConfig,
     SelectError,
 };
+use crate::training::Backend;
 use refrain_engine::feedback::{now_ms, FeedbackError, FeedbackStore, ModelVersion, Since};
+use refrain_engine::locator;
 use refrain_engine::manifest::{self, Manifest, ManifestError};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
-    /// ω = (r + l) / 2 from the clip's rating and listening time (DESIGN.md 4.4).
+    /// ω = (r + l) / 2 from the clip's rating and listening time (docs/ARCHITECTURE.md §4.4).
     #[default]
     Weighted,
     /// ω = 1 for every pool sample: the "no confidence weight" ablation.
@@ -40,7 +41,7 @@ pub enum Confidence {
 /// What `refrain-trainer train` does.
 #[derive(Debug, Clone)]
 pub struct FinetuneOptions {
-    /// The data dir: `feedback.sqlite` and `models/` (DESIGN.md 4.2).
+    /// The data dir: `feedback.sqlite` and `models/` (docs/ARCHITECTURE.md §4.2).
     pub data_dir: PathBuf,
     /// The shipped base, used when `models/current` names nothing.
     pub shipped_base: PathBuf,
@@ -168,7 +169,7 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
     let started = Instant::now();
     options.fit.validate()?;
     let _lock = lock::lock_data_dir(&options.data_dir)?;
-    let parent_dir = manifest::current_version_dir(&options.data_dir, &options.shipped_base);
+    let parent_dir = locator::current_version_dir(&options.data_dir, &options.shipped_base);
     let parent = Manifest::load(&parent_dir)?;
     parent.verify_files(&parent_dir, &parent_dir.join(manifest::MANIFEST_FILE))?;
     let mut store = FeedbackStore::open(&options.data_dir)?;
@@ -206,7 +207,7 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
     let mut report = FinetuneReport {
         parent: parent.version,
         version,
-        dir: options.data_dir.join("models").join(format!("v{version}")),
+        dir: locator::version_dir(&options.data_dir, version),
         ratings: selection.ratings,
         flagged: selection.flagged,
         added: selection.added,
@@ -264,7 +265,7 @@ fn ratings_to_offer(registered: &[ModelVersion], parent: u32) -> Since {
 
 /// Usable (unflagged) ratings the next round would offer to selection: what `watch` waits for.
 pub fn pending_ratings(options: &FinetuneOptions) -> Result<usize, FinetuneError> {
-    let dir = manifest::current_version_dir(&options.data_dir, &options.shipped_base);
+    let dir = locator::current_version_dir(&options.data_dir, &options.shipped_base);
     let current = Manifest::load(&dir)?;
     let store = FeedbackStore::open(&options.data_dir)?;
     let since = ratings_to_offer(&store.model_versions()?, current.version);

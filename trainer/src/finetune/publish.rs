@@ -1,9 +1,10 @@
-//! Writing a fine-tuned version into the data dir and making it current (DESIGN.md 4.2): the
+//! Writing a fine-tuned version into the data dir and making it current (docs/ARCHITECTURE.md §4.2): the
 //! version is assembled in a hidden temp directory, synced, renamed into place, and only then
 //! named by `models/current`. A trainer killed at any moment leaves `current` naming a complete
 //! version (the old one or the new one) and at most a temp directory the next run removes.
 use super::FinetuneError;
 use refrain_engine::feedback::FeedbackStore;
+use refrain_engine::locator;
 use refrain_engine::manifest::{self, Manifest, MANIFEST_FILE};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,10 +44,10 @@ pub fn write_version(
     unet_onnx: &[u8],
     metrics: &serde_json::Value,
 ) -> Result<PathBuf, FinetuneError> {
-    let models = data_dir.join("models");
+    let models = locator::models_dir(data_dir);
     std::fs::create_dir_all(&models).map_err(FinetuneError::io(&models))?;
     remove_stale_temps(&models);
-    let name = format!("v{version}");
+    let name = locator::version_dir_name(version);
     let target = models.join(&name);
     if target.exists() {
         return Err(FinetuneError::Model(format!(
@@ -95,7 +96,7 @@ pub fn write_version(
     std::fs::rename(&temp, &target).map_err(FinetuneError::io(&target))?;
     sync_dir(&models)?;
     std::thread::sleep(pause);
-    manifest::publish_current(data_dir, &name)?;
+    locator::publish_current(data_dir, &name)?;
     Ok(target)
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Sizes come from serde config structs so tests can build tiny models and a model version can
 //! record the sizes it was trained with. All three networks export through burn-onnx and run in
-//! the engine with the I/O contract of DESIGN.md §4.1.
+//! the engine with the I/O contract of docs/ARCHITECTURE.md §4.1.
 pub mod autoencoder;
 pub mod layers;
 pub mod unet;

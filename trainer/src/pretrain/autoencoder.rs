@@ -1,17 +1,16 @@
 //! The autoencoder stage: L1 reconstruction of the mel from a *sampled* latent plus a small KL
 //! term (see `model::autoencoder` for why the decoder trains on samples).
-use super::data::{augmented_mel_batch, mel_batch, normal, sample_indices, splits};
+use super::data::{augmented_mel_batch, mel_batch, splits};
 use super::run::{run_loop, StageRun};
 use super::state::{
     checkpoint_dir, load_module, load_optimizer, save_module, save_optimizer, truncate_loss_log,
     CorpusSummary, TrainState,
 };
-use super::{
-    step_rng, PretrainError, PretrainOptions, PretrainReport, Stage, DEFAULT_DETAIL_WEIGHT,
-};
+use super::{PretrainError, PretrainOptions, PretrainReport, Stage, DEFAULT_DETAIL_WEIGHT};
 use crate::corpus::Corpus;
 use crate::model::autoencoder::{detail_loss, kl_loss};
 use crate::model::{AutoencoderConfig, Decoder, Encoder};
+use crate::training::{normal, sample_indices, step_rng};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};

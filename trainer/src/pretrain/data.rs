@@ -1,16 +1,9 @@
 //! Batches from the corpus (mels) and the latent cache, and the fixed held-out subsets.
 use crate::corpus::{Corpus, Split};
+use crate::training::{roll_rows, spread};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-
-/// Up to `n` indices spread evenly over `pool` (the same every run: a fixed held-out subset).
-pub fn spread(pool: &[usize], n: usize) -> Vec<usize> {
-    if pool.len() <= n {
-        return pool.to_vec();
-    }
-    (0..n).map(|i| pool[i * pool.len() / n]).collect()
-}
 
 /// The training pool and the held-out subset; a corpus without held-out windows evaluates on
 /// a spread of training windows instead (tiny test corpora), and says so.
@@ -24,13 +17,6 @@ pub fn splits(corpus: &Corpus, eval_windows: usize) -> (Vec<usize>, Vec<usize>) 
         spread(&heldout, eval_windows)
     };
     (train, eval)
-}
-
-/// `batch` random indices from `pool` (with replacement: cheap and unbiased).
-pub fn sample_indices(rng: &mut ChaCha8Rng, pool: &[usize], batch: usize) -> Vec<usize> {
-    (0..batch)
-        .map(|_| pool[rng.random_range(0..pool.len())])
-        .collect()
 }
 
 /// Mel windows [B, 1, n_mels, frames] in order (evaluation, encoding).
@@ -77,18 +63,4 @@ pub fn augmented_mel_batch(
         }
     }
     Tensor::from_data(TensorData::new(data, [indices.len(), 1, m, crop]), device)
-}
-
-/// Copies `src` (rows of `width`) into `dst` with each row rotated right by `shift`.
-pub fn roll_rows(src: &[f32], width: usize, shift: usize, dst: &mut [f32]) {
-    for (s, d) in src.chunks_exact(width).zip(dst.chunks_exact_mut(width)) {
-        d[shift..].copy_from_slice(&s[..width - shift]);
-        d[..shift].copy_from_slice(&s[width - shift..]);
-    }
-}
-
-/// Standard normal values from the step's stream.
-pub fn normal(rng: &mut ChaCha8Rng, len: usize) -> Vec<f32> {
-    use rand_distr::{Distribution, StandardNormal};
-    (0..len).map(|_| StandardNormal.sample(rng)).collect()
 }

@@ -1,4 +1,4 @@
-//! Pretraining on the corpus (DESIGN.md §6): the autoencoder first, then the UNet on cached
+//! Pretraining on the corpus (docs/ARCHITECTURE.md §6): the autoencoder first, then the UNet on cached
 //! latents of the frozen autoencoder.
 //!
 //! Each stage writes into its own directory: `state.json` (step, configs, losses — written last,
@@ -9,8 +9,6 @@
 //! resumed run draws exactly what an uninterrupted run would have.
 mod autoencoder;
 mod data;
-pub(crate) use data::{normal, roll_rows, spread};
-pub mod evaluate;
 mod latents;
 mod run;
 mod speed;
@@ -26,9 +24,7 @@ pub use state::{
 
 use crate::corpus::CorpusError;
 use crate::model::{AutoencoderConfig, ModelError, UnetConfig};
-use burn::tensor::Device;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use crate::training::Backend;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -40,31 +36,6 @@ pub enum Stage {
     Autoencoder,
     /// The latent noise predictor, on latents of a frozen autoencoder.
     Unet,
-}
-
-/// Where the tensors live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Backend {
-    /// burn's flex CPU backend.
-    #[default]
-    Cpu,
-    /// burn's CUDA backend (only in builds with the `cuda` feature).
-    Cuda,
-}
-
-impl Backend {
-    /// The (non-autodiff) device for this backend.
-    pub fn device(self) -> Result<Device, PretrainError> {
-        match self {
-            Backend::Cpu => Ok(Device::flex()),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => Ok(Device::cuda(0)),
-            #[cfg(not(feature = "cuda"))]
-            Backend::Cuda => Err(PretrainError::Invalid(
-                "this build has no CUDA backend: rebuild with `--features cuda`".into(),
-            )),
-        }
-    }
 }
 
 /// Everything a pretraining run needs.
@@ -218,7 +189,10 @@ pub enum PretrainError {
     Engine(String),
     /// ONNX export failed.
     #[error(transparent)]
-    Export(#[from] crate::export::ExportFailure),
+    Export(#[from] crate::onnx::ExportFailure),
+    /// The backend asked for is not in this build.
+    #[error(transparent)]
+    Backend(#[from] crate::training::NoCudaBackend),
 }
 
 impl PretrainError {
@@ -246,10 +220,4 @@ pub fn pretrain(options: &PretrainOptions) -> Result<PretrainReport, PretrainErr
         Stage::Autoencoder => autoencoder::run(options),
         Stage::Unet => unet::run(options),
     }
-}
-
-/// The random stream of step `step`: a pure function of (seed, step), so resuming needs no
-/// saved generator state.
-pub fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }

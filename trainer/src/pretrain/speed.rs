@@ -1,4 +1,4 @@
-//! "Tape-speed" augmentation in the mel domain (DESIGN.md §6: small pitch/tempo shifts through
+//! "Tape-speed" augmentation in the mel domain (docs/ARCHITECTURE.md §6: small pitch/tempo shifts through
 //! resampling). Playing audio `r` times faster scales every frequency by `r` and every duration
 //! by `1/r`; on a mel window that is a warp of the frequency axis (through Hz, since mel bins are
 //! not evenly spaced in Hz) and a stretch of the time axis. Doing it on the cached mels costs a

@@ -1,16 +1,17 @@
 //! The UNet stage: ε-prediction on cached latents of the frozen autoencoder, timesteps biased to
 //! t < 0.7·T, min-SNR-γ weighting, and an EMA of the weights for evaluation and export.
 use super::autoencoder::{new_state, resumed, Autoencoder};
-use super::data::{roll_rows, sample_indices, splits};
+use super::data::splits;
 use super::run::{run_loop, StageRun};
 use super::state::{
     checkpoint_dir, load_module, load_optimizer, save_module, save_optimizer, truncate_loss_log,
     TrainState,
 };
-use super::{step_rng, LatentCache, PretrainError, PretrainOptions, PretrainReport, Stage};
+use super::{LatentCache, PretrainError, PretrainOptions, PretrainReport, Stage};
 use crate::corpus::Corpus;
-use crate::diffusion::{biased_timesteps, noise_batch, FixedProblem, Noised};
 use crate::model::{Unet, UnetConfig};
+use crate::training::diffusion::{biased_timesteps, noise_batch, FixedProblem, Noised};
+use crate::training::{roll_rows, sample_indices, step_rng};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};

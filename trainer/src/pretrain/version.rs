@@ -1,10 +1,11 @@
-//! A model version directory from pretraining checkpoints (DESIGN.md §4.1): the three ONNX
-//! graphs through [`crate::export`], their weight-name maps, and `manifest.json`.
+//! A model version directory from pretraining checkpoints (docs/ARCHITECTURE.md §4.1): the three ONNX
+//! graphs through [`crate::onnx::export`], their weight-name maps, and `manifest.json`.
 use super::state::{checkpoint_dir, load_module, read_loss_log, TrainState};
 use super::{Autoencoder, PretrainError};
 use crate::corpus::Corpus;
-use crate::export::{export_decoder, export_encoder, export_unet, Batch, Exported};
 use crate::model::{AutoencoderConfig, Unet, UnetConfig};
+use crate::onnx::export::{export_decoder, export_encoder, export_unet, Batch, Exported};
+use crate::versions::{write_guard, GUARD_FILE};
 use burn::module::Module;
 use burn::tensor::Device;
 use refrain_engine::manifest::{
@@ -36,7 +37,7 @@ pub struct ExportOptions {
     /// Batch size baked into a graph the exporter cannot make dynamic.
     pub fixed_batch: usize,
     /// The pretraining corpus: when given, its held-out windows' latents ship as the
-    /// fine-tune's forgetting guard ([`crate::finetune::GUARD_FILE`]).
+    /// fine-tune's forgetting guard ([`GUARD_FILE`]).
     pub corpus: Option<PathBuf>,
 }
 
@@ -158,8 +159,9 @@ fn write_networks(
     save(&unet_onnx, "unet")?;
     let mut files: Vec<&str> = VERSION_FILES.to_vec();
     if let Some(guard) = guard {
-        crate::finetune::write_guard(out, &guard).map_err(PretrainError::engine)?;
-        files.push(crate::finetune::GUARD_FILE);
+        let path = out.join(GUARD_FILE);
+        write_guard(out, &guard).map_err(PretrainError::io(&path))?;
+        files.push(GUARD_FILE);
     }
     let batch_sizes = match unet_onnx.batch {
         Batch::Dynamic => None,

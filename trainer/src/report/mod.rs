@@ -1,4 +1,4 @@
-//! The per-version report of issue 7 / DESIGN.md 4.4: for each model version, the ratings its
+//! The per-version report of issue 7 / docs/ARCHITECTURE.md §4.4: for each model version, the ratings its
 //! clips got, their mean, the win rate against the blind baseline clips shown beside them, and
 //! the training pool's size; plus an SVG plot of mean rating per version ([`plot`]).
 //!

@@ -1,4 +1,4 @@
-//! Genetic selection (DESIGN.md 4.4): each candidate competes with the pool sample whose
+//! Genetic selection (docs/ARCHITECTURE.md §4.4): each candidate competes with the pool sample whose
 //! conditioning is nearest, and a rating on a blind baseline clip updates the baseline's score.
 //!
 //! **The baseline's score.** A blind baseline clip is a clip the parent version made. Once such

@@ -1,4 +1,4 @@
-//! Which rated clips the fine-tune learns from: the learning rules of DESIGN.md 4.4.
+//! Which rated clips the fine-tune learns from: the learning rules of docs/ARCHITECTURE.md §4.4.
 //!
 //! The rules are pure functions over plain structs, so they can be property-tested without
 //! SQLite; [`store`] is the thin layer that reads a [`refrain_engine::feedback::FeedbackStore`],
@@ -59,7 +59,7 @@ pub enum SelectError {
     Inconsistent(String),
 }
 
-/// The tunable constants of DESIGN.md 4.4. [`Default`] gives the documented defaults.
+/// The tunable constants of docs/ARCHITECTURE.md §4.4. [`Default`] gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SelectConfig {

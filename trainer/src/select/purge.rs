@@ -1,4 +1,4 @@
-//! The purge cycle (DESIGN.md 4.4), run before each fine-tune: samples not selected in the last
+//! The purge cycle (docs/ARCHITECTURE.md §4.4), run before each fine-tune: samples not selected in the last
 //! K versions are dropped, and so are samples within ε of a better one.
 //!
 //! Staleness is applied first, and the ε rule then compares only the survivors: a sample that

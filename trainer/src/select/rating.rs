@@ -1,4 +1,4 @@
-//! Per-rating rules of DESIGN.md 4.4: listening fraction, rating, per-rater normalisation,
+//! Per-rating rules of docs/ARCHITECTURE.md §4.4: listening fraction, rating, per-rater normalisation,
 //! confidence, spam flag, and which ratings are training candidates.
 
 use std::collections::HashMap;

@@ -11,12 +11,12 @@ pub mod rater;
 pub mod round;
 
 use crate::finetune::{train_next_version, Confidence, FinetuneError, FinetuneOptions, FitParams};
+use crate::synth::{render_loop, LoopSpec};
 use metrics::{Goals, VersionMetrics};
 use refrain_engine::audio::Audio;
 use refrain_engine::feedback::{FeedbackError, FeedbackStore, NewSong, SongAudio};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::pipeline::{Pipeline, PipelineError, Timings};
-use refrain_engine::synth::{render_loop, LoopSpec};
 use round::{generate_round, rate_round, requests, Generation, Song};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arm {
-    /// Everything on (DESIGN.md 4.4).
+    /// Everything on (docs/ARCHITECTURE.md §4.4).
     Full,
     /// Confidence weight fixed to 1.
     FixedConfidence,

@@ -51,7 +51,7 @@ fn numbers_ignore_files_and_other_names_but_count_dirs_without_manifest() {
 fn next_number_counts_a_current_version_outside_the_v_dirs() {
     let (_tmp, data, _base) = setup(2);
     make_version(&models_dir(&data).join("imported"), 7, Some(2));
-    manifest::publish_current(&data, "imported").unwrap();
+    locator::publish_current(&data, "imported").unwrap();
     assert_eq!(next_version_number(&data).unwrap(), 8);
 }
 
@@ -64,7 +64,7 @@ fn listing_marks_the_current_version_and_a_corrupt_one() {
     assert!(list[0].is_base && list[0].is_current);
     assert!(list.iter().all(|e| e.problem.is_none()));
 
-    manifest::publish_current(&data, "v2").unwrap();
+    locator::publish_current(&data, "v2").unwrap();
     let unet = models_dir(&data).join("v1/unet.onnx");
     let mut bytes = fs::read(&unet).unwrap();
     bytes[10] ^= 0xff;
@@ -83,7 +83,7 @@ fn listing_marks_the_current_version_and_a_corrupt_one() {
 #[test]
 fn rollback_moves_the_pointer_and_to_the_base_removes_it() {
     let (_tmp, data, base) = setup(2);
-    manifest::publish_current(&data, "v2").unwrap();
+    locator::publish_current(&data, "v2").unwrap();
     let r = rollback(&data, &base, 1).unwrap();
     assert_eq!(r.from, models_dir(&data).join("v2"));
     assert_eq!(r.to, models_dir(&data).join("v1"));
@@ -101,7 +101,7 @@ fn rollback_moves_the_pointer_and_to_the_base_removes_it() {
 #[test]
 fn rollback_refuses_missing_corrupt_and_mislabelled_versions() {
     let (_tmp, data, base) = setup(3);
-    manifest::publish_current(&data, "v1").unwrap();
+    locator::publish_current(&data, "v1").unwrap();
 
     let err = rollback(&data, &base, 9).unwrap_err();
     assert!(

@@ -1,0 +1,131 @@
+//! The `refrain` command line: vary writes clips with sidecars; bad input is a message and a
+//! non-zero exit, never a panic.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The tiny fixture model, relative to the repository root the CLI runs in.
+const TINY: &str = "tests/fixtures/tiny_model";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn refrain(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_refrain"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn vary_writes_one_wav_and_sidecar_per_variation() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    let result = refrain(&[
+        "vary",
+        "examples/loop.wav",
+        "--model",
+        TINY,
+        "--steps",
+        "4",
+        "--count",
+        "3",
+        "--seed",
+        "11",
+        "--provider",
+        "cpu",
+        "--out",
+        out_arg,
+    ]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    for seed in [11, 12, 13] {
+        let wav = out.path().join(format!("clip-{seed}.wav"));
+        let decoded = refrain_engine::audio::read_file(&wav).unwrap();
+        assert_eq!(
+            decoded.sample_rate, 44_100,
+            "clips come back at the song's rate"
+        );
+        let sidecar: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(wav.with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(sidecar["params"]["seed"], seed);
+        assert_eq!(sidecar["params"]["songs"][0]["name"], "loop.wav");
+    }
+    assert!(
+        stdout.contains("unet"),
+        "prints the stage breakdown: {stdout}"
+    );
+}
+
+#[test]
+fn bad_input_exits_with_a_message() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    // (arguments before `--out`, what stderr must name)
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["vary", "examples/loop.wav", "--model", "/nonexistent/m"],
+            "/nonexistent/m",
+        ),
+        (
+            &["vary", "no-such-song.flac", "--model", TINY],
+            "no-such-song.flac",
+        ),
+        (
+            &[
+                "vary",
+                "examples/loop.wav",
+                "--weights",
+                "1,2",
+                "--model",
+                TINY,
+            ],
+            "weights",
+        ),
+        (
+            &["roundtrip", "examples/loop.wav", "--offset", "999"],
+            "past its end",
+        ),
+    ];
+    for (args, named) in cases {
+        let output = refrain(&[args, &["--out", out_arg]].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn roundtrip_through_a_model_reports_the_autoencoder_error() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    let args = [
+        "roundtrip",
+        "examples/loop.wav",
+        "--model",
+        TINY,
+        "--iters",
+        "4",
+        "--out",
+        out_arg,
+    ];
+    let result = refrain(&args);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(stdout.contains("autoencoder: mel L1"), "{stdout}");
+    for name in ["original.wav", "roundtrip.wav"] {
+        let decoded = refrain_engine::audio::read_file(&out.path().join(name)).unwrap();
+        assert_eq!(decoded.sample_rate, 44_100);
+    }
+}

@@ -1,0 +1,300 @@
+//! Running a request through the model.
+use super::{detail, prepare, Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
+use crate::audio;
+use crate::ddim::{BatchMode, DdimParams, Sampler, Start};
+use crate::latent;
+use crate::model::Model;
+use crate::spectrogram::MelTransform;
+use crate::vocoder::{self, Vocoder};
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+/// Clip loudness when there is no song to match (−20 dBFS RMS).
+const UNCONDITIONAL_RMS: f32 = 0.1;
+/// Clips are scaled down when their peak exceeds this, so nothing clips after export.
+const PEAK_CEILING: f32 = 0.98;
+
+/// What a running request reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Preparing and encoding songs.
+    Encoding,
+    /// UNet step `step` of `total` (0 before the first).
+    Step {
+        /// Steps done.
+        step: usize,
+        /// Steps in all.
+        total: usize,
+    },
+    /// Decoding and inverting clip `clip` of `total`.
+    Rendering {
+        /// Clip index.
+        clip: usize,
+        /// Clips in all.
+        total: usize,
+    },
+}
+
+/// A loaded model with its sampler, spectrogram transform and vocoder, reused across requests.
+pub struct Pipeline {
+    model: Model,
+    sampler: Sampler,
+    transform: MelTransform,
+    vocoder: Box<dyn Vocoder>,
+}
+
+impl Pipeline {
+    /// Builds the sampler, transform and vocoder the model's manifest describes.
+    pub fn new(model: Model) -> Result<Self, PipelineError> {
+        let sampler = Sampler::from_manifest(model.manifest())?;
+        let transform = MelTransform::new(&model.manifest().audio)?;
+        let vocoder = vocoder::by_name(vocoder::GRIFFIN_LIM, &model.manifest().audio)?;
+        Ok(Self {
+            model,
+            sampler,
+            transform,
+            vocoder,
+        })
+    }
+
+    /// The loaded model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Encodes a model-rate window into a latent (mel → encoder).
+    pub fn encode_window(
+        &mut self,
+        window: &[f32],
+        timings: &mut Timings,
+    ) -> Result<Vec<f32>, PipelineError> {
+        Ok(self.encode_window_keeping_detail(window, false, timings)?.0)
+    }
+
+    /// [`Self::encode_window`], and with `detail` also what the autoencoder loses of the window
+    /// ([`detail::residual`]; one more decoder call).
+    fn encode_window_keeping_detail(
+        &mut self,
+        window: &[f32],
+        detail: bool,
+        timings: &mut Timings,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>), PipelineError> {
+        let mel = timed(&mut timings.mel, || self.transform.to_model(window))?;
+        let latent = timed(&mut timings.encode, || self.model.encode(&mel))?;
+        if !detail {
+            return Ok((latent, None));
+        }
+        let own = timed(&mut timings.decode, || self.model.decode(&latent))?;
+        Ok((latent, Some(detail::residual(&mel, &own))))
+    }
+
+    /// Decodes a latent to audio at the model rate (decoder → vocoder).
+    pub fn render_latent(
+        &mut self,
+        latent: &[f32],
+        seed: u64,
+        timings: &mut Timings,
+    ) -> Result<Vec<f32>, PipelineError> {
+        self.render_latent_with_detail(latent, seed, None, timings)
+    }
+
+    /// [`Self::render_latent`] with `gain · residual` added to the decoded mel.
+    fn render_latent_with_detail(
+        &mut self,
+        latent: &[f32],
+        seed: u64,
+        detail: Option<(&[f32], f32)>,
+        timings: &mut Timings,
+    ) -> Result<Vec<f32>, PipelineError> {
+        let mut mel = timed(&mut timings.decode, || self.model.decode(latent))?;
+        if let Some((residual, gain)) = detail {
+            detail::apply(&mut mel, residual, gain);
+        }
+        Ok(timed(&mut timings.vocoder, || {
+            self.vocoder.render(&mel, seed)
+        })?)
+    }
+
+    /// Generates one clip per seed. `progress` may return `Break` to cancel (within one UNet step).
+    pub fn generate(
+        &mut self,
+        request: &GenerateRequest,
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> Result<(Vec<Clip>, Timings), PipelineError> {
+        validate(request)?;
+        let mut timings = Timings::default();
+        let _ = progress(Progress::Encoding);
+        let config = self.model.manifest().audio.clone();
+        let mut latents = Vec::new();
+        let mut uses: Vec<SongUse> = Vec::new();
+        let mut loudness = Vec::new();
+        let mut residuals = Vec::new();
+        let keep_detail = request.detail > 0.0;
+        for song in &request.songs {
+            let prepared = timed(&mut timings.resample_in, || prepare(song, &config))?;
+            loudness.push(rms(&prepared.window));
+            let (latent, residual) =
+                self.encode_window_keeping_detail(&prepared.window, keep_detail, &mut timings)?;
+            latents.push(latent);
+            residuals.extend(residual);
+            uses.push(prepared.usage);
+        }
+        let weights: Vec<f32> = uses.iter().map(|u| u.weight).collect();
+        let residual = detail::blend(&residuals, &weights);
+        let detail_gain = match &residual {
+            Some(_) => detail::gain(
+                self.sampler.schedule(),
+                request.steps,
+                request.strength,
+                request.detail,
+            )?,
+            None => 0.0,
+        };
+        let condition = if latents.is_empty() {
+            Vec::new()
+        } else {
+            let refs: Vec<&[f32]> = latents.iter().map(Vec::as_slice).collect();
+            latent::merge(&refs, Some(&weights))?
+        };
+        let start = if condition.is_empty() {
+            Start::Noise {
+                len: self.model.manifest().latent.len(),
+            }
+        } else {
+            Start::Latent {
+                latent: &condition,
+                strength: request.strength,
+            }
+        };
+        let k = request.seeds.len();
+        let mode = if self.model.supports_batch(k) {
+            BatchMode::OneCall
+        } else {
+            BatchMode::PerSeed
+        };
+        let params = DdimParams {
+            steps: request.steps,
+            eta: request.eta,
+        };
+        let sampled = timed(&mut timings.unet, || {
+            let mut denoiser = self.model.denoiser();
+            let mut report = |step, total| progress(Progress::Step { step, total });
+            self.sampler.sample_batch(
+                start,
+                &request.seeds,
+                &params,
+                &mut denoiser,
+                mode,
+                &mut report,
+            )
+        })?;
+
+        let target_rms = weighted_mean(&loudness, &weights).unwrap_or(UNCONDITIONAL_RMS);
+        let manifest = self.model.manifest();
+        let base = ClipParams {
+            songs: uses,
+            strength: if condition.is_empty() {
+                1.0
+            } else {
+                request.strength
+            },
+            steps: request.steps,
+            eta: request.eta,
+            detail: if residual.is_some() {
+                request.detail
+            } else {
+                0.0
+            },
+            seed: 0,
+            model: manifest.name.clone(),
+            model_version: manifest.version,
+            provider: self.model.provider().to_string(),
+            sample_rate: request.output_rate,
+            griffin_lim_iters: manifest.audio.griffin_lim_iters,
+            is_baseline: false,
+        };
+        let mut clips = Vec::with_capacity(k);
+        for (i, (latent, &seed)) in sampled.into_iter().zip(&request.seeds).enumerate() {
+            if progress(Progress::Rendering { clip: i, total: k }).is_break() {
+                return Err(crate::ddim::DdimError::Cancelled.into());
+            }
+            let detail = residual.as_deref().map(|r| (r, detail_gain));
+            let audio = self.render_latent_with_detail(&latent, seed, detail, &mut timings)?;
+            let mut audio = timed(&mut timings.resample_out, || {
+                audio::resample(&audio, config.sample_rate, request.output_rate)
+            })?;
+            // After resampling: its filter can overshoot the peak ceiling.
+            match_loudness(&mut audio, target_rms);
+            let params = ClipParams {
+                seed,
+                ..base.clone()
+            };
+            clips.push(Clip {
+                audio,
+                latent,
+                condition: condition.clone(),
+                song_latents: latents.clone(),
+                params,
+            });
+        }
+        Ok((clips, timings))
+    }
+}
+
+/// Runs `stage`, adding its wall time in seconds to `slot`.
+fn timed<T>(slot: &mut f64, stage: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = stage();
+    *slot += started.elapsed().as_secs_f64();
+    out
+}
+
+fn validate(request: &GenerateRequest) -> Result<(), PipelineError> {
+    let invalid = |m: String| Err(PipelineError::InvalidRequest(m));
+    if request.seeds.is_empty() {
+        return invalid("at least one seed (variation) is needed".into());
+    }
+    let strength_ok = request.strength > 0.0 && request.strength <= 1.0;
+    if !request.songs.is_empty() && !strength_ok {
+        return invalid(format!(
+            "strength must be in (0, 1], got {}",
+            request.strength
+        ));
+    }
+    if !(0.0..=1.0).contains(&request.detail) {
+        return invalid(format!("detail must be in [0, 1], got {}", request.detail));
+    }
+    if request.steps == 0 || request.steps > 1000 {
+        return invalid(format!("steps must be in 1..=1000, got {}", request.steps));
+    }
+    if request.output_rate < 8000 || request.output_rate > 384_000 {
+        return invalid(format!(
+            "output rate must be 8–384 kHz, got {} Hz",
+            request.output_rate
+        ));
+    }
+    Ok(())
+}
+
+fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}
+
+fn weighted_mean(values: &[f32], weights: &[f32]) -> Option<f32> {
+    let total: f32 = weights.iter().sum();
+    (total > 0.0).then(|| values.iter().zip(weights).map(|(v, w)| v * w).sum::<f32>() / total)
+}
+
+/// Scales to the songs' RMS (the decoded mel has no absolute level), then under the peak ceiling.
+fn match_loudness(audio: &mut [f32], target_rms: f32) {
+    let current = rms(audio);
+    if current <= 1e-9 {
+        return;
+    }
+    let mut gain = target_rms / current;
+    let peak = audio.iter().fold(0.0f32, |m, x| m.max(x.abs())) * gain;
+    if peak > PEAK_CEILING {
+        gain *= PEAK_CEILING / peak;
+    }
+    audio.iter_mut().for_each(|x| *x *= gain);
+}

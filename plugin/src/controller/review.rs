@@ -1,0 +1,85 @@
+//! Review: what the producer does with a clip — preview it (looped on the audio thread), rate it
+//! (Accept/Reject, stars, with the listening time the audio thread counted) and export it as a
+//! WAV file.
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use refrain_engine::audio::{write_wav, Audio};
+use refrain_engine::feedback::{NewRating, Recorded};
+
+use super::State;
+use crate::audio_thread::{PreviewClip, ToAudio};
+
+/// The rater id written with every rating from this plugin (one producer per machine).
+pub const RATER_ID: &str = "local";
+
+impl State {
+    pub(super) fn preview(&mut self, key: u64) {
+        let Some(entry) = self.clips.iter().find(|c| c.key == key) else {
+            return;
+        };
+        let clip = Box::new(PreviewClip {
+            key,
+            samples: entry.audio.clone(),
+            played: Arc::clone(&entry.played),
+        });
+        if self.ends.to_audio.push(ToAudio::Play(clip)).is_err() {
+            self.error("The audio thread is not taking commands (is the host processing?)");
+        }
+    }
+
+    pub(super) fn rate(&mut self, key: u64, accepted: bool, stars: Option<u8>) {
+        let Some(entry) = self.clips.iter().find(|c| c.key == key) else {
+            return;
+        };
+        let rate = u64::from(entry.params.sample_rate.max(1));
+        let listen_ms = entry.played.load(Ordering::Relaxed) * 1000 / rate;
+        let clip_ms = (entry.audio.len() as u64 * 1000 / rate).max(1);
+        let Some(clip_id) = entry.clip_id else {
+            self.error("This clip was not saved, so its rating cannot be stored");
+            return;
+        };
+        let Some(sink) = self.sink.as_mut() else {
+            self.error("The feedback store is not open; rating not saved");
+            return;
+        };
+        let rating = NewRating::new(clip_id, accepted, stars, listen_ms, clip_ms, RATER_ID);
+        let stored = match sink.record(rating) {
+            Ok(Recorded::Stored(_)) => "stored",
+            Ok(Recorded::Spooled) => "spooled (database busy)",
+            Err(e) => {
+                self.error(format!("Rating not saved: {e}"));
+                return;
+            }
+        };
+        let text = format!(
+            "{}{} · {stored}",
+            if accepted { "Accepted" } else { "Rejected" },
+            stars.map(|s| format!(" {s}/5 stars")).unwrap_or_default()
+        );
+        let mut ui = self.ui();
+        ui.ratings_stored += 1;
+        if let Some(view) = ui.clips.iter_mut().find(|c| c.key == key) {
+            view.rating = Some(text);
+        }
+    }
+
+    pub(super) fn export(&mut self, key: u64) {
+        let Some(entry) = self.clips.iter().find(|c| c.key == key) else {
+            return;
+        };
+        let dir = self.ui().export_dir.clone();
+        let path = dir.join(format!("refrain-clip{key}-seed{}.wav", entry.params.seed));
+        let audio = Audio::from_mono(entry.params.sample_rate, entry.audio.clone());
+        let result = std::fs::create_dir_all(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| write_wav(&path, &audio).map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => {
+                self.status(format!("Exported {}", path.display()));
+                self.ui().last_export = Some(path);
+            }
+            Err(e) => self.error(format!("Export to {} failed: {e}", path.display())),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Controller start-up: capture buffers allocated up front, the data dir from the model
+//! locator, the feedback store (rating sink) opened and the engine worker started — all on the
+//! controller thread, so a slow disk never stalls the host's activate call.
+use std::collections::HashMap;
+use std::path::Path;
+
+use refrain_engine::feedback::{OpenOptions, RatingSink, SinkOptions};
+use refrain_engine::locator::{self, MODEL_DIR_ENV};
+use refrain_engine::manifest::MANIFEST_FILE;
+use refrain_engine::model::ModelOptions;
+use refrain_engine::worker::{Worker, WorkerConfig};
+
+use super::{test_hook, ControllerSetup, State, MAX_CAPTURE_SECONDS};
+use crate::audio_thread::CaptureBuffer;
+
+impl State {
+    pub(super) fn start(setup: ControllerSetup) -> Self {
+        let ControllerSetup {
+            params,
+            shared,
+            ui,
+            commands,
+            ends,
+            sample_rate,
+        } = setup;
+        let mut state = Self {
+            params,
+            shared,
+            ui,
+            commands,
+            ends,
+            sample_rate,
+            data_dir: None,
+            model_dir: locator::model_dir_from_env(),
+            worker: None,
+            events: crossbeam_channel::never(),
+            sink: None,
+            clips: Vec::new(),
+            next_key: 1,
+            song_rows: Default::default(),
+            job_songs: HashMap::new(),
+            spare: None,
+            hook: test_hook::TestHook::from_env(),
+        };
+        state.allocate_capture_buffers();
+        match locator::data_dir() {
+            Ok(dir) => {
+                state.open_store(&dir);
+                state.start_worker(&dir);
+                state.ui().export_dir = dir.join("exports");
+                state.data_dir = Some(dir);
+            }
+            Err(e) => state.error(format!("No data folder: {e}. Set REFRAIN_HOME.")),
+        }
+        state
+    }
+
+    /// Two buffers: one armed in the audio thread, one ready for the next capture while the
+    /// controller writes the previous one.
+    fn allocate_capture_buffers(&mut self) {
+        let frames = MAX_CAPTURE_SECONDS * self.sample_rate as usize;
+        let _ = self
+            .ends
+            .spare
+            .push(CaptureBuffer::with_capacity(frames, self.sample_rate));
+        self.spare = Some(CaptureBuffer::with_capacity(frames, self.sample_rate));
+    }
+
+    fn open_store(&mut self, dir: &Path) {
+        match RatingSink::open(dir, &OpenOptions::default(), SinkOptions::default()) {
+            Ok(sink) => self.sink = Some(sink),
+            Err(e) => self.error(format!(
+                "Ratings cannot be saved: the feedback store in {} did not open ({e})",
+                dir.display()
+            )),
+        }
+    }
+
+    fn start_worker(&mut self, dir: &Path) {
+        let base = locator::shipped_base(Some(dir));
+        let model = locator::model_to_load(Some(dir), &base);
+        let found = model.join(MANIFEST_FILE).is_file();
+        {
+            let mut ui = self.ui();
+            ui.model_found = found;
+            ui.model = if found {
+                format!("model in {} (loads at the first Generate)", model.display())
+            } else {
+                format!(
+                    "No model found. Install one into {} or set {MODEL_DIR_ENV}.",
+                    locator::base_in_data_dir(dir).display()
+                )
+            };
+        }
+        let config = WorkerConfig {
+            model_dir: self.model_dir.clone(),
+            data_dir: Some(dir.to_path_buf()),
+            shipped_base: base,
+            options: ModelOptions::default(),
+            baseline_share: refrain_engine::worker::DEFAULT_BASELINE_SHARE,
+        };
+        match Worker::spawn(config) {
+            Ok(worker) => {
+                self.events = worker.events().clone();
+                self.worker = Some(worker);
+            }
+            Err(e) => self.error(format!("The generator thread did not start: {e}")),
+        }
+    }
+}
