@@ -114,7 +114,7 @@ fn main() {
         ("encode", t.encode),
         (unet_label.as_str(), t.unet),
         ("decode", t.decode),
-        ("vocoder (inverse mel + Griffin-Lim)", t.vocoder),
+        ("vocoder (Griffin-Lim)", t.vocoder),
         ("resample out", t.resample_out),
     ] {
         println!("{stage:<28} {:>10.1}", secs * 1e3);

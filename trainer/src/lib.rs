@@ -4,6 +4,7 @@
 //! evaluation of any version ([`evaluate`]) and simulated producers ([`simulate`]). What
 //! pretraining and fine-tuning share lives in [`training`].
 pub mod corpus;
+pub mod diffusers;
 pub mod evaluate;
 pub mod finetune;
 pub mod model;

@@ -1,5 +1,6 @@
-//! A minimal reader for the `.npy` fixtures written by scripts/make_dsp_fixtures.py
-//! (C-order, little-endian `<f4` or `<i2`, version 1.0 headers).
+//! A minimal reader for the `.npy` fixtures written by scripts/make_dsp_fixtures.py and
+//! scripts/make_diffusers_fixtures.py (C-order, little-endian `<f4` or `<i2`, version 1.0
+//! headers).
 use std::path::{Path, PathBuf};
 
 /// An array read from a `.npy` file, converted to f32.
@@ -15,8 +16,13 @@ pub fn dsp_fixtures() -> PathBuf {
 
 /// Reads `name` from the DSP fixtures; i16 data is scaled by 1/32768 like the generator did.
 pub fn read(name: &str) -> Npy {
-    let path = dsp_fixtures().join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    read_file(&dsp_fixtures().join(name))
+}
+
+/// Reads any `.npy` file of the supported kinds (also included by the trainer's tests).
+pub fn read_file(path: &Path) -> Npy {
+    let name = path.display();
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {name}: {e}"));
     assert_eq!(&bytes[..6], b"\x93NUMPY", "{name} is not a .npy file");
     let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = std::str::from_utf8(&bytes[10..10 + header_len]).expect("ascii header");

@@ -197,7 +197,7 @@ impl Upsample {
 ///
 /// `select` with this index on the flattened axis is a transpose the exporter can lower
 /// (a Gather with a constant index); `swap_dims` has no lowering.
-fn transpose_index(rows: usize, cols: usize, device: &Device) -> Tensor<1, Int> {
+pub(crate) fn transpose_index(rows: usize, cols: usize, device: &Device) -> Tensor<1, Int> {
     let index: Vec<i64> = (0..cols)
         .flat_map(|c| (0..rows).map(move |r| (r * cols + c) as i64))
         .collect();
