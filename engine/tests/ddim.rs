@@ -207,3 +207,37 @@ fn seeded_noise_is_pinned() {
 }
 
 const PINNED_SEED_42: [f32; 4] = [0.477_981_24, 1.334_070_6, -0.210_866_69, 0.476_346_9];
+
+#[test]
+fn clip_sample_clamps_the_clean_estimate_as_diffusers_does() {
+    let plain = schedule(BetaSchedule::Linear);
+    let clipping = NoiseSchedule::from_config(&ScheduleConfig {
+        clip_sample: true,
+        ..Default::default()
+    })
+    .expect("schedule");
+    let (t, r) = (500, 100);
+    let a_t = plain.alpha_cumprod(t).expect("ᾱ_t");
+    let a_prev = plain.alpha_cumprod(t - r).expect("ᾱ_prev");
+    // x₀ estimate (x − √(1−ᾱ)·ε)/√ᾱ: 5/√ᾱ_t (far above 1) and −0.2/√ᾱ_t (inside).
+    let (sample, eps) = ([5.0f32, -0.2], [0.0f32, 0.0]);
+    let off = Ddim::new(&plain, 10)
+        .unwrap()
+        .step(t, &eps, &sample, 0.0, None)
+        .unwrap();
+    let on = Ddim::new(&clipping, 10)
+        .unwrap()
+        .step(t, &eps, &sample, 0.0, None)
+        .unwrap();
+    let x0 = |x: f64| x / a_t.sqrt();
+    assert!((f64::from(off[0]) - a_prev.sqrt() * x0(5.0)).abs() < 1e-4);
+    assert!(
+        (f64::from(on[0]) - a_prev.sqrt()).abs() < 1e-5,
+        "clamped to 1: {}",
+        on[0]
+    );
+    assert!(
+        (f64::from(on[1]) - a_prev.sqrt() * x0(-0.2)).abs() < 1e-5,
+        "inside the range: unchanged"
+    );
+}

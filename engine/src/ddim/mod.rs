@@ -10,8 +10,10 @@
 //!   final output is the model's clean-sample prediction x̂₀ itself rather than x̂₀ with a little
 //!   noise left at ᾱ₀ (what `false` would give; Stable Diffusion pairs `false` with
 //!   `steps_offset = 1`, which we don't use);
-//! - `clip_sample = false`, `prediction_type = "epsilon"`, no thresholding: latents are not
-//!   bounded to [−1, 1], so clipping x̂₀ would distort them;
+//! - `clip_sample` off by default, `prediction_type = "epsilon"`, no thresholding: Refrain's own
+//!   latents are not bounded to [−1, 1], so clipping x̂₀ would distort them; imported models of
+//!   the audio-diffusion family were trained with their schedulers' `clip_sample = true`, and
+//!   their manifests turn it on (`schedule.clip_sample`);
 //! - σₜ = η·√((1−ᾱₜ₋₁)/(1−ᾱₜ)·(1−ᾱₜ/ᾱₜ₋₁)), η ∈ [0, 1] (0 = deterministic DDIM, 1 = DDPM-like).
 //!
 //! Image-to-image follows diffusers' img2img pipelines: `init_timestep = min(int(steps·s), steps)`,

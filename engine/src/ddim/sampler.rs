@@ -58,7 +58,8 @@ impl<'s> Ddim<'s> {
     }
 
     /// One DDIM update x_t → x_{t−r} from the predicted noise (diffusers' `DDIMScheduler.step`
-    /// with ε-prediction and no clipping). `variance_noise` is required when `eta > 0`.
+    /// with ε-prediction; the x₀ estimate is clamped to [−1, 1] when the schedule's
+    /// `clip_sample` is on). `variance_noise` is required when `eta > 0`.
     pub fn step(
         &self,
         t: usize,
@@ -101,6 +102,7 @@ impl<'s> Ddim<'s> {
         // Clamped because rounding can push 1 − ᾱ_prev − σ² a hair below zero at η = 1.
         let dir_coef = (1.0 - a_prev - std_dev * std_dev).max(0.0).sqrt();
         let (sqrt_b_t, sqrt_a_t, sqrt_a_prev) = (b_t.sqrt(), a_t.sqrt(), a_prev.sqrt());
+        let clip = self.schedule.config().clip_sample;
         let noise = match variance_noise {
             Some(n) if n.len() != len => return Err(shape("variance noise", n.len())),
             Some(n) if eta > 0.0 => Some(n),
@@ -114,7 +116,10 @@ impl<'s> Ddim<'s> {
         };
         for (i, (x, &e)) in sample.iter_mut().zip(eps).enumerate() {
             let e = f64::from(e);
-            let x0 = (f64::from(*x) - sqrt_b_t * e) / sqrt_a_t;
+            let mut x0 = (f64::from(*x) - sqrt_b_t * e) / sqrt_a_t;
+            if clip {
+                x0 = x0.clamp(-1.0, 1.0);
+            }
             let mut prev = sqrt_a_prev * x0 + dir_coef * e;
             if let Some(n) = noise {
                 prev += std_dev * f64::from(n[i]);

@@ -116,6 +116,10 @@ pub struct ScheduleConfig {
     pub beta_schedule: BetaSchedule,
     /// What the UNet outputs.
     pub prediction: Prediction,
+    /// Clamp each step's estimate of the clean sample to [−1, 1] (diffusers' `clip_sample`, on
+    /// in the audio-diffusion family's schedulers); absent means off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clip_sample: bool,
 }
 
 impl Default for ScheduleConfig {
@@ -127,6 +131,7 @@ impl Default for ScheduleConfig {
             beta_end: 0.02,
             beta_schedule: BetaSchedule::Linear,
             prediction: Prediction::Epsilon,
+            clip_sample: false,
         }
     }
 }
