@@ -1,4 +1,5 @@
-//! Which model version the CLI uses: `--model`, else the engine's model locator
+//! Which model version the CLI uses: `--model DIR` or `--model NAME` (a version installed in the
+//! data dir's `models/`, such as an import), else the engine's model locator
 //! (`$REFRAIN_MODEL_DIR`, the data dir's `models/current`, the shipped base).
 use anyhow::{bail, Result};
 use refrain_engine::locator;
@@ -8,10 +9,29 @@ use std::path::{Path, PathBuf};
 
 /// Resolves the model directory for a command.
 pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(dir) = explicit {
-        return Ok(dir.to_path_buf());
-    }
     let data = locator::data_dir().ok();
+    if let Some(dir) = explicit {
+        if dir.join(manifest::MANIFEST_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        let installed = dir
+            .to_str()
+            .zip(data.as_deref())
+            .and_then(|(name, data)| locator::installed_version(data, name));
+        if let Some(found) = installed {
+            return Ok(found);
+        }
+        // Neither: let loading name the missing manifest of the folder given.
+        if dir.components().count() > 1 || data.is_none() {
+            return Ok(dir.to_path_buf());
+        }
+        bail!(
+            "no model `{}`: not a folder with a manifest.json, and not installed in {}",
+            dir.display(),
+            data.map(|d| locator::models_dir(&d).display().to_string())
+                .unwrap_or_default()
+        );
+    }
     let base = locator::shipped_base(data.as_deref());
     let dir = locator::model_to_load(data.as_deref(), &base);
     if !dir.join(manifest::MANIFEST_FILE).is_file() {

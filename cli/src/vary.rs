@@ -27,7 +27,9 @@ pub struct Common {
     /// Execution provider: auto, cpu or cuda.
     #[arg(long, default_value = "auto")]
     provider: Provider,
-    /// Model version directory (default: the current version, else the shipped base).
+    /// Model version: a directory, or the name of a version installed in the data dir's
+    /// `models/` (an import such as `teticio--latent-audio-diffusion-256`); default: the current
+    /// version, else the shipped base.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Output sample rate (default: the first song's, or 44100 Hz).

@@ -129,3 +129,48 @@ fn roundtrip_through_a_model_reports_the_autoencoder_error() {
         assert_eq!(decoded.sample_rate, 44_100);
     }
 }
+
+#[test]
+fn a_version_installed_in_the_data_dir_is_found_by_name() {
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let installed = home.path().join("models").join("my-import");
+    std::fs::create_dir_all(&installed).unwrap();
+    for entry in std::fs::read_dir(repo().join(TINY)).unwrap().flatten() {
+        std::fs::copy(entry.path(), installed.join(entry.file_name())).unwrap();
+    }
+    let run = |model: &str| {
+        Command::new(env!("CARGO_BIN_EXE_refrain"))
+            .args([
+                "vary",
+                "examples/loop.wav",
+                "--model",
+                model,
+                "--steps",
+                "2",
+            ])
+            .args(["--provider", "cpu", "--out", out.path().to_str().unwrap()])
+            .env("REFRAIN_HOME", home.path())
+            .current_dir(repo())
+            .output()
+            .expect("runs")
+    };
+    let found = run("my-import");
+    let stdout = String::from_utf8_lossy(&found.stdout);
+    assert!(
+        found.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    assert!(
+        stdout.contains(&installed.display().to_string()) || stdout.contains("model:"),
+        "{stdout}"
+    );
+    let missing = run("not-installed");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        stderr.contains("not-installed") && stderr.contains("models"),
+        "{stderr}"
+    );
+}

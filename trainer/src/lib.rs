@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod diffusers;
 pub mod evaluate;
 pub mod finetune;
+pub mod import;
 pub mod model;
 pub mod onnx;
 pub mod pretrain;
@@ -24,6 +25,7 @@ pub fn capabilities() -> &'static [&'static str] {
         "corpus",
         "pretrain",
         "export",
+        "import",
         "evaluate",
         "roundtrip",
         "train",

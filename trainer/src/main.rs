@@ -26,6 +26,8 @@ enum Command {
     Pretrain(commands::pretrain::Args),
     /// Export pretraining checkpoints as a model version (ONNX + manifest.json).
     Export(commands::export_version::Args),
+    /// Import a diffusers audio-diffusion repo (hub id or local folder) as a model version.
+    Import(commands::import::Args),
     /// Measure a model version on the corpus's held-out windows (JSON for the model card).
     Evaluate(commands::evaluate::Args),
     /// Write a song's DSP, autoencoder and variation round trips through a model as WAVs.
@@ -55,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::Corpus(args) => commands::corpus::run(&args)?,
         Command::Pretrain(args) => commands::pretrain::run(&args)?,
         Command::Export(args) => commands::export_version::run(&args)?,
+        Command::Import(args) => commands::import::run(&args)?,
         Command::Evaluate(args) => commands::evaluate::run(&args)?,
         Command::Roundtrip(args) => commands::roundtrip::run(&args)?,
         Command::Report(args) => commands::report::run(&args)?,

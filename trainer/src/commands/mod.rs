@@ -2,6 +2,7 @@
 pub mod corpus;
 pub mod evaluate;
 pub mod export_version;
+pub mod import;
 pub mod location;
 pub mod pretrain;
 pub mod report;

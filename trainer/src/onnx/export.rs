@@ -162,7 +162,7 @@ fn batch_spec(rank: usize) -> InputSpec {
     InputSpec::new(axes)
 }
 
-fn export_one<M, I, O, F>(
+pub(crate) fn export_one<M, I, O, F>(
     network: &'static str,
     module: &M,
     io: (&[&str], &[&str]),
