@@ -37,6 +37,13 @@ pub fn version_dir(data_dir: &Path, n: u32) -> PathBuf {
     models_dir(data_dir).join(version_dir_name(n))
 }
 
+/// The version installed as `models/<name>` (an import, or `v<N>`), when `name` is one plain
+/// folder name whose directory holds a manifest.
+pub fn installed_version(data_dir: &Path, name: &str) -> Option<PathBuf> {
+    let dir = models_dir(data_dir).join(name);
+    (plain_name(name) && has_manifest(&dir)).then_some(dir)
+}
+
 /// `<data_dir>/models/base`: where an install may put the shipped base for the plugin.
 pub fn base_in_data_dir(data_dir: &Path) -> PathBuf {
     models_dir(data_dir).join(BASE_DIR)

@@ -323,3 +323,95 @@ fn names_that_would_clash_with_the_data_dir_are_refused() {
     let again = import("latent-tiny", data.path(), "once").unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
 }
+
+#[test]
+fn an_imported_version_fine_tunes_into_the_next_version_of_its_lineage() {
+    use refrain_engine::feedback::{FeedbackStore, NewGeneration, NewRating, NewSong, SongAudio};
+    use refrain_trainer::finetune::{train_next_version, FinetuneOptions, FitParams};
+    let data = tempfile::tempdir().unwrap();
+    let installed = import("latent-tiny", data.path(), "tiny").expect("imports");
+    locator::publish_current(data.path(), "tiny").unwrap();
+    let len = installed.manifest.latent.len();
+    let latent = |seed: u64| -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i as u64 * 7919 + seed * 104_729) % 1000) as f32 / 500.0) - 1.0)
+            .collect()
+    };
+    let mut store = FeedbackStore::open(data.path()).unwrap();
+    for seed in 0..3 {
+        let song = store
+            .add_song(NewSong {
+                source: "test".into(),
+                sample_rate: 22050,
+                duration_s: 1.0,
+                wav: SongAudio::Samples(vec![0.0; 2205]),
+                latent: latent(seed),
+            })
+            .unwrap();
+        let clip = store
+            .add_generation(NewGeneration {
+                song_ids: vec![song],
+                weights: vec![1.0],
+                seed,
+                strength: 0.5,
+                steps: 10,
+                eta: 0.0,
+                detail: 0.0,
+                model_version: 0,
+                is_baseline: false,
+                audio: vec![0.0; 2205],
+                sample_rate: 22050,
+                latent: latent(100 + seed),
+            })
+            .unwrap();
+        store
+            .add_rating(&NewRating::new(clip, true, Some(5), 6000, 6000, "me"))
+            .unwrap();
+    }
+    drop(store);
+    let mut options = FinetuneOptions::new(data.path().to_path_buf(), data.path().join("no-base"));
+    options.fit = FitParams {
+        steps: 6,
+        batch: 2,
+        lr: 1e-3,
+        seed: 1,
+        guard_every: 3,
+        // Random weights: the held-out loss means nothing here; the guard has its own tests.
+        guard_tolerance: 100.0,
+        prior_share: 0.0,
+    };
+    let report = train_next_version(&options).expect("fine-tunes the imported UNet");
+    assert_eq!(report.parent, 0);
+    let child = Model::load(
+        &report.dir,
+        ModelOptions {
+            provider: Provider::Cpu,
+            ..ModelOptions::default()
+        },
+    )
+    .expect("the fine-tuned version loads");
+    let m = child.manifest();
+    assert_eq!(
+        (m.name.as_str(), m.parent),
+        ("tiny", Some(0)),
+        "same lineage"
+    );
+    assert!(m.schedule.clip_sample, "the schedule is inherited");
+    assert!(
+        m.training.as_ref().and_then(|t| t.get("import")).is_some(),
+        "provenance is inherited"
+    );
+    let input = reference("latent_unet_input");
+    let temb = timestep_embedding(500.0, 16);
+    let before = load(&installed.dir)
+        .denoiser()
+        .predict(&input, &temb, 1)
+        .unwrap();
+    let mut child = child;
+    let after = child.denoiser().predict(&input, &temb, 1).unwrap();
+    let moved = max_diff(&before, &after);
+    assert!(
+        moved > 1e-6 && moved.is_finite(),
+        "the UNet changed by {moved}"
+    );
+}

@@ -76,17 +76,21 @@ impl State {
         }
     }
 
-    /// The parent version's directory: `<data>/models/v<parent>`, or the shipped base.
+    /// The parent version's directory: `<data>/models/v<parent>`, the lineage's imported root
+    /// `<data>/models/<name>`, or the shipped base — whichever holds version `parent` of the same
+    /// lineage (manifest `name`), so an imported model's fine-tune never gets the shipped base,
+    /// which is also version 0, as its blind baseline.
     fn parent_dir(&self, manifest: &Manifest) -> Option<PathBuf> {
         let parent = manifest.parent?;
         let mut candidates = Vec::new();
         if let Some(data) = &self.config.data_dir {
             candidates.push(locator::version_dir(data, parent));
+            candidates.extend(locator::installed_version(data, &manifest.name));
         }
         candidates.push(self.config.shipped_base.clone());
-        candidates
-            .into_iter()
-            .find(|dir| Manifest::load(dir).is_ok_and(|m| m.version == parent))
+        candidates.into_iter().find(|dir| {
+            Manifest::load(dir).is_ok_and(|m| m.version == parent && m.name == manifest.name)
+        })
     }
 
     /// Loads the wanted model (and its parent when baselines are on) unless already loaded.

@@ -50,6 +50,12 @@ pub struct UpBlock {
     pub upsamplers: Vec<Upsample2D>,
 }
 
+impl crate::training::NoisePredictor for DiffusersUnet {
+    fn predict(&self, sample: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
+        self.forward(sample, temb)
+    }
+}
+
 /// The whole noise predictor.
 #[derive(Module, Debug)]
 pub struct DiffusersUnet {

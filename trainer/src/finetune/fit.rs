@@ -1,12 +1,11 @@
-//! The fine-tune itself: the parent's UNet from its ONNX initializers, Adam on the
+//! The fine-tune itself: the parent's UNet from its ONNX initializers ([`super::network`]), Adam on the
 //! confidence-weighted ε-loss over the pool, and a held-out guard that stops it before it forgets.
 use super::data::{Guard, GuardSource, TrainingSet};
+use super::network::{load_network, ParentUnet};
 use super::{FinetuneError, FinetuneOptions};
-use crate::model::{Unet, UnetConfig};
-use crate::onnx::{load_from_onnx, patch_onnx_initializers, NameMap};
+use crate::onnx::{patch_onnx_initializers, NameMap};
 use crate::training::diffusion::{biased_timesteps, noise_batch, FixedProblem, Noised};
-use crate::training::{roll_rows, step_rng};
-use burn::module::Module;
+use crate::training::{roll_rows, step_rng, NoisePredictor};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -113,38 +112,6 @@ pub(super) struct Fitted {
     pub unet_onnx: Vec<u8>,
 }
 
-/// Loads a version's UNet into burn (sizes from its manifest's `training.unet.config`, weights
-/// from `unet.onnx` through `unet.names.json`), with the name map and the graph's bytes.
-pub fn load_unet(
-    dir: &Path,
-    manifest: &Manifest,
-    device: &Device,
-) -> Result<(Unet, NameMap, Vec<u8>), FinetuneError> {
-    let config: UnetConfig = manifest
-        .training
-        .as_ref()
-        .and_then(|t| t.get("unet"))
-        .and_then(|u| u.get("config"))
-        .cloned()
-        .ok_or_else(|| {
-            FinetuneError::Model(format!(
-                "{}: manifest.json has no training.unet.config; only versions exported by refrain-trainer can be fine-tuned",
-                dir.display()
-            ))
-        })
-        .and_then(|v| serde_json::from_value(v).map_err(FinetuneError::model))?;
-    let names_path = dir.join("unet.names.json");
-    let names_text =
-        std::fs::read_to_string(&names_path).map_err(FinetuneError::io(&names_path))?;
-    let names: NameMap = serde_json::from_str(&names_text)
-        .map_err(|e| FinetuneError::Model(format!("{}: {e}", names_path.display())))?;
-    let onnx_path = dir.join("unet.onnx");
-    let onnx = std::fs::read(&onnx_path).map_err(FinetuneError::io(&onnx_path))?;
-    let unet = config.init(device).map_err(FinetuneError::model)?;
-    let unet = load_from_onnx(&onnx, unet, &names).map_err(FinetuneError::model)?;
-    Ok((unet, names, onnx))
-}
-
 /// The guard reference the parent was trained against, when it was measured on the same
 /// held-out set (same source and size); a base version has none.
 fn inherited_reference(parent: &Manifest, guard: &Guard) -> Option<f32> {
@@ -166,136 +133,177 @@ pub(super) fn fine_tune(
     guard: &Guard,
     options: &FinetuneOptions,
 ) -> Result<Fitted, FinetuneError> {
-    let p = &options.fit;
-    let prior_weight = set.mean_weight();
     let plain = options.backend.device().map_err(FinetuneError::model)?;
     let device = plain.clone().autodiff();
-    let (mut model, names, onnx) = load_unet(parent_dir, parent, &device)?;
-    let schedule = NoiseSchedule::from_config(&parent.schedule).map_err(FinetuneError::model)?;
-    let emb = parent.unet.embedding_dim;
-    let l = &parent.latent;
-    let shape = [l.channels, l.height, l.width];
-    let len_one = l.len();
-    let problem = FixedProblem::new(
-        &guard.latents,
-        shape,
-        &schedule,
-        emb,
-        p.seed ^ 0x6A2D,
-        p.batch,
-    )
-    .map_err(FinetuneError::model)?;
-    let guard_before = problem.loss(&model.valid(), &plain);
-    let guard_reference = inherited_reference(parent, guard).unwrap_or(guard_before);
-    let limit = f64::from(guard_reference) * (1.0 + p.guard_tolerance);
-    let mut kept = model.valid();
-    let mut outcome = FitOutcome {
-        steps_run: 0,
-        kept_step: 0,
-        stopped_early: false,
-        guard_source: guard.source,
-        guard_latents: guard.latents.len(),
-        prior_latents: prior.len(),
-        guard_before,
-        guard_reference,
-        guard_after: guard_before,
-        first_loss: f32::NAN,
-        last_loss: f32::NAN,
-        ms_per_step: 0.0,
+    let (network, names, onnx) = load_network(parent_dir, parent, &device)?;
+    let run = Run {
+        parent,
+        set,
+        prior,
+        guard,
+        options,
+        names: &names,
+        onnx: &onnx,
+        plain,
+        device,
     };
-    let mut optim = AdamConfig::new().init();
-    let bar = if options.progress {
-        ProgressBar::new(p.steps as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("fine-tune {bar:30} {pos}/{len} {msg} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let began = Instant::now();
-    for step in 0..p.steps {
-        let mut rng = step_rng(p.seed, step);
-        let picks: Vec<(&[f32], f32)> = (0..p.batch)
-            .map(|_| {
-                // No draw at all when the prior is off keeps plain fine-tunes' random stream.
-                if p.prior_share > 0.0 && !prior.is_empty() && rng.random::<f64>() < p.prior_share {
-                    let i = rng.random_range(0..prior.len());
-                    (prior[i].as_slice(), prior_weight)
-                } else {
-                    let i = rng.random_range(0..set.len());
-                    (set.latent(i), set.weight(i))
-                }
-            })
-            .collect();
-        let mut x0 = vec![0.0f32; picks.len() * len_one];
-        for (b, (latent, _)) in picks.iter().enumerate() {
-            // A random roll in time, as in pretraining: the pool is tiny, so vary it.
-            let shift = rng.random_range(0..l.width.max(1));
-            roll_rows(
-                latent,
-                l.width,
-                shift,
-                &mut x0[b * len_one..(b + 1) * len_one],
-            );
-        }
-        let ts = biased_timesteps(&mut rng, picks.len(), schedule.num_train_timesteps());
-        let noised = noise_batch(&schedule, &x0, len_one, &ts, emb, &mut rng)
-            .map_err(FinetuneError::model)?;
-        let (sample, temb, noise) = noised.tensors(shape, emb, &device);
-        // ω · min-SNR weight per latent: the pretraining objective, weighted by confidence.
-        let w: Vec<f32> = picks
-            .iter()
-            .zip(&noised.weights)
-            .map(|((_, weight), s)| weight * s)
-            .collect();
-        let weights = Noised::per_sample(w, &device);
-        let per_sample = (model.forward(sample, temb) - noise)
-            .powi_scalar(2)
-            .mean_dims(&[1, 2, 3]);
-        let loss = (per_sample * weights).mean();
-        let value = loss.clone().into_scalar::<f32>();
-        if !value.is_finite() {
-            return Err(FinetuneError::Model(format!(
-                "the fine-tune loss became {value} at step {step}: lower the learning rate"
-            )));
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let warm = ((step + 1) as f64 / WARMUP as f64).min(1.0);
-        model = optim.step(p.lr * warm, model, grads);
-        if step == 0 {
-            outcome.first_loss = value;
-        }
-        outcome.last_loss = value;
-        outcome.steps_run = step + 1;
-        bar.inc(1);
-        if (step + 1) % p.guard_every == 0 || step + 1 == p.steps {
-            let g = problem.loss(&model.valid(), &plain);
-            bar.set_message(format!(
-                "loss {value:.4} held-out {g:.4} (limit {limit:.4})"
-            ));
-            tracing::info!(
+    match network {
+        ParentUnet::Base(model) => run.fit(*model),
+        ParentUnet::Diffusers(model) => run.fit(*model),
+    }
+}
+
+/// Everything one fine-tune reads, whatever network family the parent is.
+struct Run<'a> {
+    parent: &'a Manifest,
+    set: &'a TrainingSet,
+    prior: &'a [Vec<f32>],
+    guard: &'a Guard,
+    options: &'a FinetuneOptions,
+    names: &'a NameMap,
+    onnx: &'a [u8],
+    plain: Device,
+    device: Device,
+}
+
+impl Run<'_> {
+    fn fit<M: NoisePredictor>(&self, mut model: M) -> Result<Fitted, FinetuneError> {
+        let (parent, set, prior, guard, options) =
+            (self.parent, self.set, self.prior, self.guard, self.options);
+        let (names, onnx, plain, device) = (self.names, self.onnx, &self.plain, &self.device);
+        let p = &options.fit;
+        let prior_weight = set.mean_weight();
+        let schedule =
+            NoiseSchedule::from_config(&parent.schedule).map_err(FinetuneError::model)?;
+        let emb = parent.unet.embedding_dim;
+        let l = &parent.latent;
+        let shape = [l.channels, l.height, l.width];
+        let len_one = l.len();
+        let problem = FixedProblem::new(
+            &guard.latents,
+            shape,
+            &schedule,
+            emb,
+            p.seed ^ 0x6A2D,
+            p.batch,
+        )
+        .map_err(FinetuneError::model)?;
+        let guard_before = problem.loss(&model.valid(), plain);
+        let guard_reference = inherited_reference(parent, guard).unwrap_or(guard_before);
+        let limit = f64::from(guard_reference) * (1.0 + p.guard_tolerance);
+        let mut kept = model.valid();
+        let mut outcome = FitOutcome {
+            steps_run: 0,
+            kept_step: 0,
+            stopped_early: false,
+            guard_source: guard.source,
+            guard_latents: guard.latents.len(),
+            prior_latents: prior.len(),
+            guard_before,
+            guard_reference,
+            guard_after: guard_before,
+            first_loss: f32::NAN,
+            last_loss: f32::NAN,
+            ms_per_step: 0.0,
+        };
+        let mut optim = AdamConfig::new().init();
+        let bar = if options.progress {
+            ProgressBar::new(p.steps as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("fine-tune {bar:30} {pos}/{len} {msg} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let began = Instant::now();
+        for step in 0..p.steps {
+            let mut rng = step_rng(p.seed, step);
+            let picks: Vec<(&[f32], f32)> = (0..p.batch)
+                .map(|_| {
+                    // No draw at all when the prior is off keeps plain fine-tunes' random stream.
+                    if p.prior_share > 0.0
+                        && !prior.is_empty()
+                        && rng.random::<f64>() < p.prior_share
+                    {
+                        let i = rng.random_range(0..prior.len());
+                        (prior[i].as_slice(), prior_weight)
+                    } else {
+                        let i = rng.random_range(0..set.len());
+                        (set.latent(i), set.weight(i))
+                    }
+                })
+                .collect();
+            let mut x0 = vec![0.0f32; picks.len() * len_one];
+            for (b, (latent, _)) in picks.iter().enumerate() {
+                // A random roll in time, as in pretraining: the pool is tiny, so vary it.
+                let shift = rng.random_range(0..l.width.max(1));
+                roll_rows(
+                    latent,
+                    l.width,
+                    shift,
+                    &mut x0[b * len_one..(b + 1) * len_one],
+                );
+            }
+            let ts = biased_timesteps(&mut rng, picks.len(), schedule.num_train_timesteps());
+            let noised = noise_batch(&schedule, &x0, len_one, &ts, emb, &mut rng)
+                .map_err(FinetuneError::model)?;
+            let (sample, temb, noise) = noised.tensors(shape, emb, device);
+            // ω · min-SNR weight per latent: the pretraining objective, weighted by confidence.
+            let w: Vec<f32> = picks
+                .iter()
+                .zip(&noised.weights)
+                .map(|((_, weight), s)| weight * s)
+                .collect();
+            let weights = Noised::per_sample(w, device);
+            let per_sample = (model.predict(sample, temb) - noise)
+                .powi_scalar(2)
+                .mean_dims(&[1, 2, 3]);
+            let loss = (per_sample * weights).mean();
+            let value = loss.clone().into_scalar::<f32>();
+            if !value.is_finite() {
+                return Err(FinetuneError::Model(format!(
+                    "the fine-tune loss became {value} at step {step}: lower the learning rate"
+                )));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let warm = ((step + 1) as f64 / WARMUP as f64).min(1.0);
+            model = optim.step(p.lr * warm, model, grads);
+            if step == 0 {
+                outcome.first_loss = value;
+            }
+            outcome.last_loss = value;
+            outcome.steps_run = step + 1;
+            bar.inc(1);
+            if (step + 1) % p.guard_every == 0 || step + 1 == p.steps {
+                let g = problem.loss(&model.valid(), plain);
+                bar.set_message(format!(
+                    "loss {value:.4} held-out {g:.4} (limit {limit:.4})"
+                ));
+                tracing::info!(
                 "fine-tune step {}: loss {value:.5}, held-out {g:.5} (parent {guard_before:.5}, limit {limit:.5})",
                 step + 1
             );
-            if f64::from(g) > limit || !g.is_finite() {
-                outcome.stopped_early = step + 1 < p.steps || outcome.kept_step == 0;
-                if outcome.kept_step == 0 {
-                    return Err(FinetuneError::Forgetting {
-                        before: guard_reference,
-                        after: g,
-                        steps: step + 1,
-                    });
+                if f64::from(g) > limit || !g.is_finite() {
+                    outcome.stopped_early = step + 1 < p.steps || outcome.kept_step == 0;
+                    if outcome.kept_step == 0 {
+                        return Err(FinetuneError::Forgetting {
+                            before: guard_reference,
+                            after: g,
+                            steps: step + 1,
+                        });
+                    }
+                    break;
                 }
-                break;
+                kept = model.valid();
+                outcome.kept_step = step + 1;
+                outcome.guard_after = g;
             }
-            kept = model.valid();
-            outcome.kept_step = step + 1;
-            outcome.guard_after = g;
         }
+        bar.finish_and_clear();
+        outcome.ms_per_step = began.elapsed().as_secs_f64() * 1e3 / outcome.steps_run.max(1) as f64;
+        let unet_onnx =
+            patch_onnx_initializers(onnx, &kept, names).map_err(FinetuneError::model)?;
+        Ok(Fitted { outcome, unet_onnx })
     }
-    bar.finish_and_clear();
-    outcome.ms_per_step = began.elapsed().as_secs_f64() * 1e3 / outcome.steps_run.max(1) as f64;
-    let unet_onnx = patch_onnx_initializers(&onnx, &kept, &names).map_err(FinetuneError::model)?;
-    Ok(Fitted { outcome, unet_onnx })
 }

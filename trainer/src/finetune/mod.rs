@@ -8,11 +8,13 @@
 mod data;
 mod fit;
 mod lock;
+mod network;
 mod publish;
 
 pub use data::{load_guard, Guard, GuardSource, TrainingSet};
-pub use fit::{load_unet, FitOutcome, FitParams};
+pub use fit::{FitOutcome, FitParams};
 pub use lock::{lock_data_dir, TrainerLock, LOCK_FILE};
+pub use network::{load_network, load_unet, ParentUnet};
 pub use publish::{next_version_number, write_version, EXPORT_PAUSE_ENV};
 
 use crate::select::{

@@ -98,6 +98,8 @@ pub fn write_version(
     // The UNet graph is exported with a fixed batch (see onnx::export), so its GroupNorms can use
     // the faster reshape form.
     let (unet_config, unet) = diffusers::load_unet(repo, true, &device)?;
+    // Kept whole in the manifest: a fine-tune rebuilds the network from it.
+    let unet_config_json: serde_json::Value = config::read(&repo.join("unet/config.json"))?;
     let audio = audio_config(&mel);
     audio
         .validate()
@@ -244,6 +246,7 @@ pub fn write_version(
                 "scheduler": scheduler.class_name,
                 "parameters": parameters,
                 "unet": unet_summary(&unet_config),
+                "unet_config": unet_config_json,
                 "vae": vae_summary,
                 "note": "the diffusers pipeline quantises its mel image to 8 bits; Refrain feeds the unquantised mel (within half a level of it)",
             }

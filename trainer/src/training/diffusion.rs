@@ -147,11 +147,11 @@ impl FixedProblem {
 
     /// Mean ε-MSE of `unet` over every latent (unweighted: an error anywhere on the schedule
     /// counts).
-    pub fn loss(&self, unet: &crate::model::Unet, device: &Device) -> f32 {
+    pub fn loss<M: super::NoisePredictor>(&self, unet: &M, device: &Device) -> f32 {
         let (mut sum, mut count) = (0.0f64, 0usize);
         for b in &self.batches {
             let (sample, temb, noise) = b.tensors(self.shape, self.embedding_dim, device);
-            let mse = (unet.forward(sample, temb) - noise).powi_scalar(2).mean();
+            let mse = (unet.predict(sample, temb) - noise).powi_scalar(2).mean();
             let n = b.weights.len();
             sum += f64::from(mse.into_scalar::<f32>()) * n as f64;
             count += n;

@@ -5,8 +5,10 @@
 mod backend;
 mod batch;
 pub mod diffusion;
+mod predictor;
 mod rng;
 
 pub use backend::{Backend, NoCudaBackend};
 pub use batch::{roll_rows, sample_indices, spread};
+pub use predictor::NoisePredictor;
 pub use rng::{normal, step_rng};
