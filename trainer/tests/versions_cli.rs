@@ -286,3 +286,29 @@ fn session_commands_refuse_missing_inputs() {
     assert!(err.contains("no session archive"), "{err}");
     assert!(!home.exists(), "a refused ingest must not create a store");
 }
+
+#[test]
+fn an_imported_version_is_listed_and_made_current_by_name() {
+    let (_tmp, home, base) = setup(1);
+    make_version(&home.join("models").join("my-import"), 0, None);
+    let table = stdout(&trainer(&home, &base, &["versions"]));
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("my-import"))
+        .unwrap_or_else(|| panic!("no row for the import in\n{table}"));
+    assert!(line.contains("ok") && line.contains("import of"), "{line}");
+    let text = stdout(&trainer(&home, &base, &["rollback", "my-import"]));
+    assert!(text.contains("current model"), "{text}");
+    assert_eq!(pointer(&home).as_deref().map(str::trim), Some("my-import"));
+    let table = stdout(&trainer(&home, &base, &["versions"]));
+    let line = table.lines().find(|l| l.starts_with("my-import")).unwrap();
+    assert!(line.contains('*'), "marked current: {line}");
+    let err = stderr(&trainer(&home, &base, &["rollback", "not-installed"]));
+    assert!(
+        err.contains("not-installed") && err.contains("nothing changed"),
+        "{err}"
+    );
+    assert_eq!(pointer(&home).as_deref().map(str::trim), Some("my-import"));
+    stdout(&trainer(&home, &base, &["rollback", "v1"]));
+    assert_eq!(pointer(&home).as_deref().map(str::trim), Some("v1"));
+}

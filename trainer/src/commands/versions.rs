@@ -20,20 +20,17 @@ pub struct Args {
 /// Arguments of `refrain-trainer rollback`.
 #[derive(clap::Args)]
 pub struct RollbackArgs {
-    /// The version to make current (`2` or `v2`; 0 is the shipped base).
-    #[arg(value_parser = parse_version)]
-    version: u32,
+    /// The version to make current: `2` or `v2` (0 is the shipped base), or the name of an
+    /// imported version (`refrain-trainer import`).
+    version: String,
     /// The data dir and shipped base.
     #[command(flatten)]
     location: Location,
 }
 
-/// Accepts `N` or `vN`, as the listing prints them.
-fn parse_version(s: &str) -> Result<u32, String> {
-    s.strip_prefix('v')
-        .unwrap_or(s)
-        .parse()
-        .map_err(|e| format!("{s:?} is not a version number: {e}"))
+/// `N` or `vN`, as the listing prints numbered versions; anything else names an import.
+fn parse_version(s: &str) -> Option<u32> {
+    s.strip_prefix('v').unwrap_or(s).parse().ok()
 }
 
 /// Prints the version table, then each problem in full.
@@ -72,8 +69,30 @@ pub fn run(args: &Args) -> Result<()> {
             );
         }
     }
+    let imported = versions::list_imported(&data, &base);
+    for (name, entry) in &imported {
+        let mut line = row(entry, None);
+        // The import's own name instead of "v0", and where it came from instead of metrics.
+        let source = entry
+            .manifest
+            .as_ref()
+            .and_then(|m| {
+                m.training
+                    .as_ref()?
+                    .get("import")?
+                    .get("source")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "-".into());
+        line = format!("{name:<8}{} import of {source}", &line[8..line.len() - 1]);
+        println!("{line}");
+        if let Some(problem) = &entry.problem {
+            println!("{name} ({}): {}", entry.dir.display(), chain(problem));
+        }
+    }
     let current = locator::current_version_dir(&data, &base);
-    if !list.iter().any(|e| e.is_current) {
+    if !list.iter().any(|e| e.is_current) && !imported.iter().any(|(_, e)| e.is_current) {
         println!("current: {} (not a v<N> directory)", current.display());
     }
     Ok(())
@@ -137,15 +156,30 @@ fn chain(e: &dyn Error) -> String {
 /// Verifies the version and points `models/current` at it.
 pub fn rollback(args: &RollbackArgs) -> Result<()> {
     let (data, base) = args.location.resolve()?;
-    let done = versions::rollback(&data, &base, args.version)
-        .with_context(|| format!("rollback to v{} refused; nothing changed", args.version))?;
+    let Some(number) = parse_version(&args.version) else {
+        let done = versions::use_imported(&data, &base, &args.version).with_context(|| {
+            format!(
+                "making the import {:?} current refused; nothing changed",
+                args.version
+            )
+        })?;
+        println!(
+            "current model: {} ({}), was {}",
+            done.manifest.name,
+            done.to.display(),
+            done.from.display()
+        );
+        return Ok(());
+    };
+    let done = versions::rollback(&data, &base, number)
+        .with_context(|| format!("rollback to v{number} refused; nothing changed"))?;
     println!(
         "current model: v{} ({}), was {}",
         done.manifest.version,
         done.to.display(),
         done.from.display()
     );
-    if args.version == versions::BASE_VERSION {
+    if number == versions::BASE_VERSION {
         println!("(removed models/current: the engine falls back to the shipped base)");
     }
     Ok(())

@@ -10,8 +10,10 @@
 //! Runtime; the trainer's CLI does not.
 
 mod guard;
+mod imported;
 
 pub use guard::{write_guard, GUARD_FILE};
+pub use imported::{imported_names, list_imported, use_imported};
 
 use refrain_engine::locator::{self, CURRENT_POINTER};
 use refrain_engine::manifest::{Manifest, ManifestError, MANIFEST_FILE};
