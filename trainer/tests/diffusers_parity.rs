@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 #[allow(dead_code)]
 #[path = "../../engine/tests/support/npy.rs"]
 mod npy;
+mod support;
 
 /// Largest difference allowed per network output (the bound).
 const NET_TOLERANCE: f32 = 1e-4;
@@ -102,21 +103,8 @@ fn vae_encode_and_decode_match_diffusers() {
     assert!(diff <= NET_TOLERANCE, "decoded image differs by {diff}");
 }
 
-/// A copy of a fixture repo to break.
 fn copy_repo(name: &str, to: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    copy(&fixtures().join(name), to);
+    support::copy_dir(&fixtures().join(name), to);
 }
 
 fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {

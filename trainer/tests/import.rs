@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 #[allow(dead_code)]
 #[path = "../../engine/tests/support/npy.rs"]
 mod npy;
+mod support;
 
 /// ONNX Runtime against diffusers, per network (the bound).
 const NET_TOLERANCE: f32 = 1e-4;
@@ -238,18 +239,7 @@ fn assert_nothing_installed(data: &Path) {
 }
 
 fn copy_repo(name: &str, to: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap().flatten() {
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    copy(&fixtures().join(name), to);
+    support::copy_dir(&fixtures().join(name), to);
 }
 
 fn install_from(repo: &Path, data: &Path, name: &str) -> Result<Installed, ImportError> {

@@ -5,7 +5,7 @@
 //! Written with the operations burn-onnx 0.22 lowers (docs/ARCHITECTURE.md §3): GroupNorm from
 //! [`crate::model::layers::GroupNorm`] (`sum_dim` statistics), SiLU as `x · sigmoid(x)`,
 //! softmax by hand, transposes as constant-index gathers, nearest Resize for upsampling.
-use crate::model::layers::{silu, transpose_index, GroupNorm};
+use crate::model::layers::{attend, silu, GroupNorm};
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -173,25 +173,12 @@ impl Attention {
         let [b, c, h, w] = x.dims();
         let (n, d) = (h * w, self.head_dim);
         let bh = b * (c / d);
-        let device = x.device();
         let hn = self.group_norm.forward(x.clone());
         // Heads take contiguous channel ranges, as diffusers' [B, N, heads, d] view does.
         let q: Tensor<3> = self.to_q.forward(hn.clone()).reshape([bh, d, n]);
         let k: Tensor<3> = self.to_k.forward(hn.clone()).reshape([bh, d, n]);
         let v: Tensor<3> = self.to_v.forward(hn).reshape([bh, d, n]);
-        let q_flat: Tensor<2> = q.reshape([bh, d * n]);
-        let q_t: Tensor<3> = q_flat
-            .select(1, transpose_index(d, n, &device))
-            .reshape([bh, n, d]);
-        let scores = q_t.matmul(k).div_scalar((d as f64).sqrt());
-        let (max, _) = scores.clone().max_dim_with_indices(2);
-        let e = (scores - max).exp();
-        let attn = e.clone() / e.sum_dim(2);
-        let attn_flat: Tensor<2> = attn.reshape([bh, n * n]);
-        let attn_t: Tensor<3> = attn_flat
-            .select(1, transpose_index(n, n, &device))
-            .reshape([bh, n, n]);
-        let o: Tensor<4> = v.matmul(attn_t).reshape([b, c, h, w]);
+        let o: Tensor<4> = attend(q, k, v).reshape([b, c, h, w]);
         x + self.to_out.forward(o)
     }
 }

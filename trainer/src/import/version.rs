@@ -11,7 +11,7 @@ use crate::diffusers::{
     self, config, DiffusersDecoder, DiffusersEncoder, DiffusersUnet, MelConfig, SchedulerConfig,
     UnetConfig,
 };
-use crate::onnx::export::{export_one, Exported, DECODER_IO, ENCODER_IO, UNET_IO};
+use crate::onnx::export::{export_one, Exported, DECODER_IO, ENCODER_IO, UNET_IO, VERSION_FILES};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use refrain_engine::manifest::{
@@ -21,16 +21,6 @@ use refrain_engine::manifest::{
 use refrain_engine::spectrogram::AudioConfig;
 use serde_json::json;
 use std::path::Path;
-
-/// Files of an imported version besides `manifest.json` (all hashed into `files`).
-pub const IMPORTED_FILES: [&str; 6] = [
-    "encoder.onnx",
-    "decoder.onnx",
-    "unet.onnx",
-    "encoder.names.json",
-    "decoder.names.json",
-    "unet.names.json",
-];
 
 /// Where the repo came from, recorded in the manifest.
 #[derive(Debug, Clone, Default)]
@@ -253,7 +243,7 @@ pub fn write_version(
         })),
     };
     manifest
-        .hash_files(out, &IMPORTED_FILES)
+        .hash_files(out, &VERSION_FILES)
         .map_err(|e| ImportError::Manifest(e.to_string()))?;
     manifest
         .write(out)

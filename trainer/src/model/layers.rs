@@ -197,11 +197,35 @@ impl Upsample {
 ///
 /// `select` with this index on the flattened axis is a transpose the exporter can lower
 /// (a Gather with a constant index); `swap_dims` has no lowering.
-pub(crate) fn transpose_index(rows: usize, cols: usize, device: &Device) -> Tensor<1, Int> {
+fn transpose_index(rows: usize, cols: usize, device: &Device) -> Tensor<1, Int> {
     let index: Vec<i64> = (0..cols)
         .flat_map(|c| (0..rows).map(move |r| (r * cols + c) as i64))
         .collect();
     Tensor::from_data(TensorData::new(index, [rows * cols]), device)
+}
+
+/// Scaled dot-product attention in channel-first layout: `q`, `k`, `v` are `[B, d, N]` (B may
+/// count heads), the result `[B, d, N]`. Softmax is spelled out and the two transposes are
+/// constant-index gathers, so the exporter lowers all of it.
+pub(crate) fn attend(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>) -> Tensor<3> {
+    let [b, d, n] = q.dims();
+    let device = q.device();
+    // qᵀ: [B, d, N] → [B, N, d] through a constant-index gather.
+    let q_flat: Tensor<2> = q.reshape([b, d * n]);
+    let q_t: Tensor<3> = q_flat
+        .select(1, transpose_index(d, n, &device))
+        .reshape([b, n, d]);
+    // scores[b, i, j] = q_i · k_j / √d
+    let scores = q_t.matmul(k).div_scalar((d as f64).sqrt());
+    let (max, _) = scores.clone().max_dim_with_indices(2);
+    let e = (scores - max).exp();
+    let attn = e.clone() / e.sum_dim(2);
+    // out[b, c, i] = Σ_j v[b, c, j] · attn[b, i, j] = (v · attnᵀ)[b, c, i]
+    let attn_flat: Tensor<2> = attn.reshape([b, n * n]);
+    let attn_t: Tensor<3> = attn_flat
+        .select(1, transpose_index(n, n, &device))
+        .reshape([b, n, n]);
+    v.matmul(attn_t)
 }
 
 /// Single-head self-attention over the spatial positions of a feature map, with a residual.
@@ -238,27 +262,11 @@ impl Attention {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let n = h * w;
-        let device = x.device();
         let hn = self.norm.forward(x.clone());
         let q: Tensor<3> = self.q.forward(hn.clone()).reshape([b, c, n]);
         let k: Tensor<3> = self.k.forward(hn.clone()).reshape([b, c, n]);
         let v: Tensor<3> = self.v.forward(hn).reshape([b, c, n]);
-        // qᵀ: [B, C, N] → [B, N, C] through a constant-index gather.
-        let q_flat: Tensor<2> = q.reshape([b, c * n]);
-        let q_t: Tensor<3> = q_flat
-            .select(1, transpose_index(c, n, &device))
-            .reshape([b, n, c]);
-        // scores[b, i, j] = q_i · k_j / √C
-        let scores = q_t.matmul(k).div_scalar((c as f64).sqrt());
-        let (max, _) = scores.clone().max_dim_with_indices(2);
-        let e = (scores - max).exp();
-        let attn = e.clone() / e.sum_dim(2);
-        // out[b, c, i] = Σ_j v[b, c, j] · attn[b, i, j] = (v · attnᵀ)[b, c, i]
-        let attn_flat: Tensor<2> = attn.reshape([b, n * n]);
-        let attn_t: Tensor<3> = attn_flat
-            .select(1, transpose_index(n, n, &device))
-            .reshape([b, n, n]);
-        let o: Tensor<4> = v.matmul(attn_t).reshape([b, c, h, w]);
+        let o: Tensor<4> = attend(q, k, v).reshape([b, c, h, w]);
         x + self.out.forward(o)
     }
 }

@@ -18,6 +18,17 @@ use burn_onnx::export::{AxisSpec, ExportError, InputSpec, OnnxExporter};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The files every exported version holds besides `manifest.json` (all hashed into `files`): the
+/// three graphs and their weight-name maps.
+pub const VERSION_FILES: [&str; 6] = [
+    "encoder.onnx",
+    "decoder.onnx",
+    "unet.onnx",
+    "encoder.names.json",
+    "decoder.names.json",
+    "unet.names.json",
+];
+
 /// Contract names of the encoder's input and output.
 pub const ENCODER_IO: (&[&str], &[&str]) = (&["mel"], &["latent"]);
 /// Contract names of the decoder's input and output.

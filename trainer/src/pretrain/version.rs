@@ -4,7 +4,9 @@ use super::state::{checkpoint_dir, load_module, read_loss_log, TrainState};
 use super::{Autoencoder, PretrainError};
 use crate::corpus::Corpus;
 use crate::model::{AutoencoderConfig, Unet, UnetConfig};
-use crate::onnx::export::{export_decoder, export_encoder, export_unet, Batch, Exported};
+use crate::onnx::export::{
+    export_decoder, export_encoder, export_unet, Batch, Exported, VERSION_FILES,
+};
 use crate::versions::{write_guard, GUARD_FILE};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -14,16 +16,6 @@ use refrain_engine::manifest::{
 use refrain_engine::spectrogram::AudioConfig;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-
-/// The files an exported version holds besides `manifest.json` (all hashed into `files`).
-pub const VERSION_FILES: [&str; 6] = [
-    "encoder.onnx",
-    "decoder.onnx",
-    "unet.onnx",
-    "encoder.names.json",
-    "decoder.names.json",
-    "unet.names.json",
-];
 
 /// What to export.
 #[derive(Debug, Clone)]

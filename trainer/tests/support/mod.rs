@@ -47,3 +47,16 @@ pub const LATENT_LEN: usize = 2 * 8 * 8;
 pub fn initialised_version(dir: &Path, seed: u64, guard: Vec<Vec<f32>>) {
     export_initialised(dir, audio(), &autoencoder(), &unet(), seed, Some(guard)).unwrap();
 }
+
+/// Copies a directory tree (a fixture repo into a temp dir, to break it there).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
