@@ -8,9 +8,9 @@ use std::path::PathBuf;
 /// Arguments of `refrain-trainer evaluate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model version directory.
-    #[arg(long, default_value = "models/base")]
-    model: PathBuf,
+    /// The model version directory (default: the shipped base, found by the engine's locator).
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// The corpus whose held-out windows are measured.
     #[arg(long)]
     corpus: PathBuf,
@@ -37,7 +37,7 @@ pub fn run(args: &Args) -> Result<()> {
         provider: Provider::Cpu,
         ..ModelOptions::default()
     };
-    let mut model = Model::load(&args.model, options)?;
+    let mut model = Model::load(&super::roundtrip::model_dir(args.model.as_deref()), options)?;
     let corpus = Corpus::open(&args.corpus)?;
     let ae = autoencoder_metrics(&mut model, &corpus, args.windows, args.audio_windows)?;
     let samples = if args.samples > 0 {

@@ -16,9 +16,9 @@ pub struct Args {
     /// The song (WAV, FLAC, MP3 or OGG).
     #[arg(default_value = "examples/loop.wav")]
     song: PathBuf,
-    /// The model version directory.
-    #[arg(long, default_value = "models/base")]
-    model: PathBuf,
+    /// The model version directory (default: the shipped base, found by the engine's locator).
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// Where to write the WAV files.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -41,8 +41,9 @@ pub fn run(args: &Args) -> Result<()> {
         provider: Provider::Cpu,
         ..ModelOptions::default()
     };
-    let mut model = Model::load(&args.model, options)
-        .with_context(|| format!("loading the model {}", args.model.display()))?;
+    let dir = model_dir(args.model.as_deref());
+    let mut model = Model::load(&dir, options)
+        .with_context(|| format!("loading the model {}", dir.display()))?;
     let config = model.manifest().audio.clone();
     let song = audio::read_file(&args.song)?;
     let mono = audio::resample(&song.mono(), song.sample_rate, config.sample_rate)?;
@@ -118,4 +119,17 @@ pub fn run(args: &Args) -> Result<()> {
         mel_l1(&variation.data, &back.data)
     );
     Ok(())
+}
+
+/// `--model`, else the shipped base by the engine's locator rule (with the data dir when there
+/// is one), as the `refrain` CLI finds it.
+pub fn model_dir(explicit: Option<&std::path::Path>) -> PathBuf {
+    explicit.map_or_else(
+        || {
+            refrain_engine::locator::shipped_base(
+                refrain_engine::locator::data_dir().ok().as_deref(),
+            )
+        },
+        std::path::Path::to_path_buf,
+    )
 }

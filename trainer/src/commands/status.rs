@@ -66,8 +66,9 @@ fn print_current(data: Option<&Path>, base: &Path) -> Option<u32> {
     let what = if is_base {
         "shipped base".to_string()
     } else {
-        let name = dir.file_name().unwrap_or(dir.as_os_str());
-        format!("models/{}", name.to_string_lossy())
+        // Relative to the data dir, as `versions` and the pointer file name it.
+        let relative = data.and_then(|d| dir.strip_prefix(d).ok()).unwrap_or(&dir);
+        relative.display().to_string()
     };
     match Manifest::load(&dir) {
         Ok(m) => {
