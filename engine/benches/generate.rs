@@ -1,31 +1,89 @@
 //! Generation benchmark: one 5.94 s variation end to end (strength 0.5, 50 steps, so 25 UNet
-//! calls) with a per-stage breakdown; and, when a Python with torch and diffusers is found, the
-//! same DDIM loop with a diffusers UNet2DModel of about the same parameter count on the same
-//! latent shape (`scripts/bench_diffusers.py`), timed in the same run, with the ratio printed.
+//! calls) with a per-stage breakdown, with Detail off (0: one decoder call, like for like with
+//! diffusers) and at its default (one more decoder call: the song's own round trip); and, when a
+//! Python with torch and diffusers is found (`scripts/bench_diffusers.py`), in the same run:
+//! - the same DDIM loop with a diffusers UNet2DModel: without `$REFRAIN_BENCH_REPO` one of about
+//!   the same parameter count and FLOPs on the same latent shape; with it, that repo's own UNet;
+//! - the whole variation in diffusers on the same 5.94 s window (mel, VAE encode, the loop, VAE
+//!   decode, Griffin-Lim 32): with `$REFRAIN_BENCH_REPO`, that repo's AudioDiffusionPipeline
+//!   (`start_step = steps · (1 − strength)`); without, the pipeline's steps with diffusers parts of
+//!   the base's sizes.
 //!
-//! Model: `$REFRAIN_BENCH_MODEL`, else `models/base`. Provider: `$REFRAIN_BENCH_PROVIDER`
-//! (auto/cpu/cuda, default cpu). Threads: `$REFRAIN_BENCH_THREADS`, else every core, given to
-//! ONNX Runtime (intra-op) and to torch alike. Python: `$REFRAIN_BENCH_PYTHON`, else the
-//! virtualenv `cargo xtask bench-env` makes, else `python3`. Run with `cargo xtask bench generate`.
-//! Targets (issue 5): ≤ 1.0 s end to end on the 2-core CPU; UNet loop ≥ 2× faster than torch.
+//! The ratios printed: UNet loop torch ÷ Refrain, and whole variation Refrain ÷ diffusers, also
+//! "song cached": Refrain's time less the song's stages (resample in, mel, encode, and with
+//! Detail its own decode, the half of the decode stage that is the song's round trip), what each
+//! further variation of the same song costs when the song's encoding is kept (within one request
+//! it is: the songs are encoded once for all seeds).
+//!
+//! Model: `$REFRAIN_BENCH_MODEL`, else `models/base`. Reference repo: `$REFRAIN_BENCH_REPO` (the
+//! diffusers repo that model was imported from; `cargo xtask bench generate` sets both for the
+//! published-size config). Runs: `$REFRAIN_BENCH_RUNS` (median of that many after a warm-up,
+//! default 5). Provider: `$REFRAIN_BENCH_PROVIDER` (auto/cpu/cuda, default cpu). Threads:
+//! `$REFRAIN_BENCH_THREADS`, else every core, given to ONNX Runtime (intra-op) and to torch
+//! alike. Python: `$REFRAIN_BENCH_PYTHON`, else the virtualenv `cargo xtask bench-env` makes,
+//! else `python3`. Run with `cargo xtask bench generate`.
+//! Targets: (issue 5, base) ≤ 1.0 s end to end on the 2-core CPU, UNet loop ≥ 2× faster than
+//! torch; (issue 6, published size) whole variation ≤ 0.5× the diffusers pipeline's time (caching
+//! a song's encoding across variations allowed), UNet loop ≥ 2× faster than torch.
 use refrain_engine::audio::{read_file, Audio};
 use refrain_engine::ddim::{Ddim, Sampler};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::pipeline::detail::DEFAULT_DETAIL;
-use refrain_engine::pipeline::{GenerateRequest, Pipeline, SongInput, Timings};
+use refrain_engine::pipeline::{prepare, GenerateRequest, Pipeline, SongInput, Timings};
+use refrain_engine::spectrogram::AudioConfig;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
-const RUNS: usize = 5;
+#[path = "generate/reference.rs"]
+mod reference;
+use reference::{diffusers_mel_matches, reference, Reference};
+
+const DEFAULT_RUNS: usize = 5;
 const STEPS: usize = 50;
 const STRENGTH: f64 = 0.5;
+
+/// One Refrain configuration: the median run by wall time.
+struct Measured {
+    detail: f64,
+    /// `Pipeline::generate` wall time.
+    wall: f64,
+    /// That run's stages.
+    t: Timings,
+}
+
+impl Measured {
+    /// The song's stages: resample in, mel, encode, and with Detail the song's own decode (one
+    /// of the two equal decoder calls the decode stage holds).
+    fn song_s(&self) -> f64 {
+        let own_decode = if self.detail > 0.0 {
+            self.t.decode / 2.0
+        } else {
+            0.0
+        };
+        self.t.resample_in + self.t.mel + self.t.encode + own_decode
+    }
+
+    /// What a further variation of the same song costs when its encoding is kept.
+    fn cached_s(&self) -> f64 {
+        self.wall - self.song_s()
+    }
+}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::var_os("REFRAIN_BENCH_MODEL")
         .map_or_else(|| root.join("models/base"), PathBuf::from);
+    let repo = std::env::var_os("REFRAIN_BENCH_REPO")
+        .filter(|r| !r.is_empty())
+        .map(PathBuf::from);
+    let runs = std::env::var("REFRAIN_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_RUNS);
     let provider: Provider = std::env::var("REFRAIN_BENCH_PROVIDER")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -49,16 +107,19 @@ fn main() {
         intra_threads: threads,
         warm_up: true,
     };
+    let load_started = Instant::now();
     let model = match Model::load(&dir, options) {
         Ok(m) => m,
         Err(e) => return println!("cannot load {}: {e}", dir.display()),
     };
+    let load_s = load_started.elapsed().as_secs_f64();
     let (name, version, used) = (
         model.manifest().name.clone(),
         model.manifest().version,
         model.provider(),
     );
     let latent = model.manifest().latent;
+    let config = model.manifest().audio.clone();
     // The timesteps the pipeline runs, so the reference is checked against the same loop.
     let ours: Vec<usize> = match Sampler::from_manifest(model.manifest()).and_then(|sampler| {
         Ok(Ddim::new(sampler.schedule(), STEPS)?
@@ -78,7 +139,7 @@ fn main() {
         Ok(audio) => audio,
         Err(e) => return println!("cannot read the example loop: {e}"),
     };
-    let request = GenerateRequest {
+    let mut request = GenerateRequest {
         songs: vec![SongInput {
             name: "example".into(),
             audio: song,
@@ -86,213 +147,141 @@ fn main() {
             weight: 1.0,
         }],
         strength: STRENGTH,
-        detail: DEFAULT_DETAIL,
+        detail: 0.0,
         steps: STEPS,
         eta: 0.0,
         seeds: vec![7],
         output_rate: 44_100,
     };
-    let mut runs: Vec<Timings> = Vec::new();
-    for _ in 0..RUNS + 1 {
-        match pipeline.generate(&request, &mut |_| ControlFlow::Continue(())) {
-            Ok((_, t)) => runs.push(t),
+    let mut measured = Vec::new();
+    for detail in [0.0, DEFAULT_DETAIL] {
+        request.detail = detail;
+        match measure(&mut pipeline, &request, runs) {
+            Ok(m) => measured.push(m),
             Err(e) => return println!("generation failed: {e}"),
         }
     }
-    runs.remove(0); // warm-up
-    runs.sort_by(|a, b| a.total().total_cmp(&b.total()));
-    let t = runs[RUNS / 2];
     println!(
-        "model {name} v{version} on {used}, intra-op threads: {threads}; latent {}×{}×{}; median of {RUNS} runs",
-        latent.channels, latent.height, latent.width
+        "model {name} v{version} ({}) on {used}, intra-op threads: {threads}; latent {}×{}×{}; loaded in {load_s:.1} s; median of {runs} runs after a warm-up",
+        dir.display(),
+        latent.channels,
+        latent.height,
+        latent.width
     );
-    println!("{:<28} {:>10}", "stage", "ms");
-    let unet_label = format!("UNet, {calls} DDIM steps");
-    for (stage, secs) in [
-        ("resample in", t.resample_in),
-        ("mel", t.mel),
-        ("encode", t.encode),
-        (unet_label.as_str(), t.unet),
-        ("decode", t.decode),
-        ("vocoder (Griffin-Lim)", t.vocoder),
-        ("resample out", t.resample_out),
-    ] {
-        println!("{stage:<28} {:>10.1}", secs * 1e3);
+    print_stages(&measured, calls, config.griffin_lim_iters);
+    if repo.is_none() {
+        let default = &measured[1];
+        println!(
+            "target (issue 5, base): ≤ 1000 ms end to end → {:.0} ms with Detail {DEFAULT_DETAIL}",
+            default.wall * 1e3
+        );
     }
-    println!(
-        "{:<28} {:>10.1}   target ≤ 1000 ms",
-        "end to end",
-        t.total() * 1e3
-    );
-    println!("UNet per step: {:.1} ms", t.unet * 1e3 / calls as f64);
 
-    let shape = format!("{},{},{}", latent.channels, latent.height, latent.width);
-    reference(&root, &dir, shape, threads, &ours, t.unet);
-}
-
-/// The torch side: runs `scripts/bench_diffusers.py` and prints its sizes, loop and the ratio.
-fn reference(root: &Path, dir: &Path, shape: String, threads: usize, ours: &[usize], unet_s: f64) {
-    let (python, source) = reference_python();
-    println!("reference interpreter: {} ({source})", python.display());
-    let mut command = Command::new(&python);
-    command
-        .arg(root.join("scripts/bench_diffusers.py"))
-        .arg(shape)
-        .arg(STEPS.to_string())
-        .arg(STRENGTH.to_string())
-        .arg(threads.to_string())
-        .arg(RUNS.to_string());
-    // GNU OpenMP's default spin-wait made torch's 2-thread loop ~40× slower (1.9 s vs 49 ms per
-    // call) on the 2-core VM while another process used the cores, which would flatter us.
-    // Passive waiting costs torch little on a quiet machine; set OMP_WAIT_POLICY to override.
-    let wait = std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "PASSIVE".into());
-    command.env("OMP_WAIT_POLICY", &wait);
-    let out = match command.output() {
-        Ok(out) => out,
+    // The same window the pipeline used, for the diffusers pipeline (its Mel must match ours).
+    let window = match prepare(&request.songs[0], &config) {
+        Ok(prepared) => Some(prepared.window),
         Err(e) => {
-            return println!(
-                "reference: skipped, {} not runnable ({e}); `cargo xtask bench-env` makes a venv with torch and diffusers",
-                python.display()
-            )
+            println!("reference pipeline: skipped, cannot prepare the window: {e}");
+            None
         }
     };
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let reason = stderr
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("diffusers benchmark failed");
-        return println!(
-            "reference: skipped, because {reason}; `cargo xtask bench-env` makes a venv with torch and diffusers"
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let fields: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once(' ')).collect();
-    let number = |key: &str| fields.get(key).and_then(|v| v.trim().parse::<f64>().ok());
-    let (Some(torch_s), Some(their_calls), Some(first_t)) =
-        (number("seconds"), number("calls"), number("first_t"))
-    else {
-        return println!("reference: skipped, unexpected output: {}", text.trim());
-    };
-    let their_params = number("params").unwrap_or(f64::NAN);
-    let our_params = onnx_parameters(&dir.join("unet.onnx")).map_or(f64::NAN, |n| n as f64);
-    println!(
-        "UNet parameters: Refrain {:.2} M (unet.onnx initializers), diffusers UNet2DModel {:.2} M",
-        our_params / 1e6,
-        their_params / 1e6
-    );
-    println!(
-        "threads: ONNX Runtime {threads} intra-op, torch {} (set_num_threads, OMP_WAIT_POLICY={wait}); torch {}, diffusers {}",
-        fields.get("threads").unwrap_or(&"?"),
-        fields.get("torch").unwrap_or(&"?"),
-        fields.get("diffusers").unwrap_or(&"?"),
-    );
-    if their_calls as usize != ours.len() || first_t as usize != ours[0] {
-        return println!(
-            "reference: skipped, the loops differ (ours {} calls from t={}, diffusers {their_calls} from t={first_t})",
-            ours.len(),
-            ours[0]
-        );
-    }
-    println!(
-        "reference: diffusers UNet2DModel DDIM loop ({} calls from t={}, same run) {:.1} ms → Refrain UNet loop is {:.2}× faster (target ≥ 2×)",
-        ours.len(),
-        ours[0],
-        torch_s * 1e3,
-        torch_s / unet_s
-    );
-}
-
-/// The interpreter for the reference and where it came from: `$REFRAIN_BENCH_PYTHON`, else the
-/// venv `cargo xtask bench-env` makes, else `python3` on PATH.
-fn reference_python() -> (PathBuf, &'static str) {
-    if let Some(python) = std::env::var_os("REFRAIN_BENCH_PYTHON").filter(|p| !p.is_empty()) {
-        return (PathBuf::from(python), "$REFRAIN_BENCH_PYTHON");
-    }
-    // The same path as xtask's bench_env::venv_dir (xtask and the engine share no code).
-    if let Some(home) = std::env::var_os("HOME") {
-        let venv = Path::new(&home).join(".cache/refrain/bench-venv/bin/python");
-        if venv.is_file() {
-            return (venv, "venv from `cargo xtask bench-env`");
+    let window = window.filter(|_| {
+        let same = diffusers_mel_matches(&config);
+        if !same {
+            println!("reference pipeline: skipped, the model's audio config is not diffusers' Mel(x_res=256, y_res=256)");
         }
-    }
-    (PathBuf::from("python3"), "python3 on PATH")
+        same
+    });
+    let shape = format!("{},{},{}", latent.channels, latent.height, latent.width);
+    let setup = Reference {
+        root: &root,
+        dir: &dir,
+        repo: repo.as_deref(),
+        shape,
+        threads,
+        runs,
+        ours: &ours,
+    };
+    reference(&setup, window.as_deref(), &measured);
 }
 
-/// Elements in the fp32 initializers of an ONNX file (its parameter count), read with a minimal
-/// protobuf walk: ModelProto.graph (7) → GraphProto.initializer (5) → TensorProto dims (1) and
-/// data_type (2). The engine has no ONNX parser of its own and needs none besides this.
-fn onnx_parameters(path: &Path) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
-    let mut total = 0;
-    for (_, graph) in fields(&bytes)?.into_iter().filter(|f| f.0 == 7) {
-        let Field::Bytes(graph) = graph else { continue };
-        for (_, tensor) in fields(graph)?.into_iter().filter(|f| f.0 == 5) {
-            let Field::Bytes(tensor) = tensor else {
-                continue;
+/// Runs `request` once to warm up, then `runs` times; the median run by wall time.
+fn measure(
+    pipeline: &mut Pipeline,
+    request: &GenerateRequest,
+    runs: usize,
+) -> Result<Measured, String> {
+    let mut all: Vec<(f64, Timings)> = Vec::new();
+    for _ in 0..runs + 1 {
+        let started = Instant::now();
+        let (_, t) = pipeline
+            .generate(request, &mut |_| ControlFlow::Continue(()))
+            .map_err(|e| e.to_string())?;
+        all.push((started.elapsed().as_secs_f64(), t));
+    }
+    all.remove(0); // warm-up
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (wall, t) = all[runs / 2];
+    Ok(Measured {
+        detail: request.detail,
+        wall,
+        t,
+    })
+}
+
+/// One row of the stage table: its value in a measured configuration, in seconds.
+type StageOf = fn(&Measured) -> f64;
+
+/// The per-stage table, one column per Detail setting.
+fn print_stages(measured: &[Measured], calls: usize, gl_iters: usize) {
+    let heads: Vec<String> = measured
+        .iter()
+        .map(|m| {
+            let default = if m.detail == DEFAULT_DETAIL {
+                " (default)"
+            } else {
+                ""
             };
-            let (mut dims, mut float) = (Vec::new(), false);
-            for (number, field) in fields(tensor)? {
-                match (number, field) {
-                    (1, Field::Varint(d)) => dims.push(d),
-                    (1, Field::Bytes(mut packed)) => {
-                        while !packed.is_empty() {
-                            dims.push(varint(&mut packed)?);
-                        }
-                    }
-                    (2, Field::Varint(kind)) => float = kind == 1,
-                    _ => {}
-                }
-            }
-            if float {
-                total += dims.iter().product::<u64>();
-            }
+            format!("Detail {}{default}", m.detail)
+        })
+        .collect();
+    print!("{:<58}", "stage, ms");
+    for head in &heads {
+        print!(" {head:>20}");
+    }
+    println!();
+    let unet_label = format!("UNet, {calls} DDIM steps");
+    let vocoder_label = format!("vocoder (inverse mel + Griffin-Lim {gl_iters})");
+    let rows: [(&str, StageOf); 11] = [
+        ("resample in", |m| m.t.resample_in),
+        ("mel", |m| m.t.mel),
+        ("encode", |m| m.t.encode),
+        (unet_label.as_str(), |m| m.t.unet),
+        ("decode (the variation [+ the song's round trip])", |m| {
+            m.t.decode
+        }),
+        (vocoder_label.as_str(), |m| m.t.vocoder),
+        ("resample out", |m| m.t.resample_out),
+        ("sum of stages", |m| m.t.total()),
+        ("end to end (Pipeline::generate, wall)", |m| m.wall),
+        (
+            "  of which the song (resample in, mel, encode [, decode])",
+            |m| m.song_s(),
+        ),
+        ("  each further variation, song cached (derived)", |m| {
+            m.cached_s()
+        }),
+    ];
+    for (label, value) in rows {
+        print!("{label:<58}");
+        for m in measured {
+            print!(" {:>20.1}", value(m) * 1e3);
         }
+        println!();
     }
-    Some(total)
-}
-
-/// A protobuf field's value, as far as [`onnx_parameters`] needs one.
-enum Field<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    Fixed,
-}
-
-fn varint(buf: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = buf.split_first()?;
-        *buf = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
+    print!("{:<58}", "UNet per step");
+    for m in measured {
+        print!(" {:>20.1}", m.t.unet * 1e3 / calls as f64);
     }
-    None
-}
-
-/// The top-level fields of one message, or `None` when the bytes are not protobuf.
-fn fields(mut buf: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
-    let mut out = Vec::new();
-    while !buf.is_empty() {
-        let key = varint(&mut buf)?;
-        let field = match key & 7 {
-            0 => Field::Varint(varint(&mut buf)?),
-            1 | 5 => {
-                let width = if key & 7 == 1 { 8 } else { 4 };
-                buf = buf.get(width..)?;
-                Field::Fixed
-            }
-            2 => {
-                let len = usize::try_from(varint(&mut buf)?).ok()?;
-                let (bytes, rest) = (buf.get(..len)?, buf.get(len..)?);
-                buf = rest;
-                Field::Bytes(bytes)
-            }
-            _ => return None,
-        };
-        out.push((key >> 3, field));
-    }
-    Some(out)
+    println!();
 }

@@ -1,19 +1,37 @@
 //! `cargo xtask test | demo | bench`: the README's commands, each a short sequence of cargo runs.
-use crate::{ort, workspace};
+use crate::{bench_env, ort, workspace};
 use anyhow::{bail, Context, Result};
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
+
+mod published;
 
 /// `engine::runtime::ENV_VAR`, spelled out because xtask links nothing of ours (docs/ARCHITECTURE.md §1).
 const ORT_ENV: &str = "REFRAIN_ORT_DYLIB";
 
 /// Runs a command in the workspace root with the provisioned ONNX Runtime, failing on non-zero exit.
 fn run_step(label: &str, program: &str, args: &[&str], ort_dir: &Path) -> Result<()> {
+    run_step_env(label, program, args, ort_dir, &[])
+}
+
+/// [`run_step`] with extra environment variables.
+fn run_step_env(
+    label: &str,
+    program: &str,
+    args: &[&str],
+    ort_dir: &Path,
+    envs: &[(&str, &OsStr)],
+) -> Result<()> {
     println!("\n==> {label}: {program} {}", args.join(" "));
+    for (key, value) in envs {
+        println!("    {key}={}", Path::new(value).display());
+    }
     let status = Command::new(program)
         .args(args)
         .current_dir(workspace::root())
         .env(ORT_ENV, ort_dir.join("libonnxruntime.so"))
+        .envs(envs.iter().copied())
         .status()
         .with_context(|| format!("starting `{program}`"))?;
     if !status.success() {
@@ -127,12 +145,7 @@ pub fn bench(args: &[String]) -> Result<()> {
             &["bench", "-p", "refrain-engine", "--bench", "dsp"],
             &ort_dir,
         ),
-        Some("generate") => run_step(
-            "generation benchmark (reference: diffusers UNet2DModel in torch, same run)",
-            &cargo,
-            &["bench", "-p", "refrain-engine", "--bench", "generate"],
-            &ort_dir,
-        ),
+        Some("generate") => bench_generate(&args[1..], &cargo, &ort_dir),
         Some("loop") => {
             // The full simulation: 3 fine-tunes of ≤ 64 ratings per arm, three arms; extra
             // arguments go to `refrain-trainer simulate` (e.g. --arms full --iterations 4).
@@ -157,6 +170,66 @@ pub fn bench(args: &[String]) -> Result<()> {
         }
         Some(other) => bail!("unknown benchmark `{other}` (available: dsp, generate, loop)"),
     }
+}
+
+/// `cargo xtask bench generate [base|latent-256] [--rebuild]`: the shipped base, then the
+/// published-size model (built once into the cache, see `tasks/published.rs`), each against
+/// diffusers in the same run. `--rebuild` rebuilds the published-size model first.
+fn bench_generate(args: &[String], cargo: &str, ort_dir: &Path) -> Result<()> {
+    let (mut base, mut large, mut rebuild) = (false, false, false);
+    for arg in args {
+        match arg.as_str() {
+            "base" => base = true,
+            "latent-256" => large = true,
+            "--rebuild" => rebuild = true,
+            other => bail!(
+                "unknown argument `{other}` (usage: cargo xtask bench generate [base|latent-256] [--rebuild])"
+            ),
+        }
+    }
+    if !base && !large {
+        (base, large) = (true, true);
+    }
+    let bench = ["bench", "-p", "refrain-engine", "--bench", "generate"];
+    if base {
+        run_step(
+            "generation benchmark (reference: diffusers UNet2DModel in torch, same run)",
+            cargo,
+            &bench,
+            ort_dir,
+        )?;
+    }
+    if !large {
+        return Ok(());
+    }
+    // The repo is built with torch + diffusers: the bench venv, or the interpreter the
+    // benchmark itself is told to use.
+    let python = match std::env::var_os("REFRAIN_BENCH_PYTHON").filter(|p| !p.is_empty()) {
+        Some(python) => std::path::PathBuf::from(python),
+        None => bench_env::venv_dir().join("bin/python"),
+    };
+    if !python.is_file() {
+        println!(
+            "\n==> published-size config (teticio/latent-audio-diffusion-256 sizes, random weights): skipped, no bench venv at {} to build it with (`cargo xtask bench-env` makes it)",
+            bench_env::venv_dir().display()
+        );
+        return Ok(());
+    }
+    let model = published::ensure(&python, ort_dir, rebuild)?;
+    // Three runs: one variation takes seconds at this size, and each config runs twice
+    // (Detail 0 and the default) plus the diffusers pipeline; REFRAIN_BENCH_RUNS overrides.
+    let runs = std::env::var_os("REFRAIN_BENCH_RUNS").unwrap_or_else(|| "3".into());
+    run_step_env(
+        "generation benchmark, published size (reference: the same repo's diffusers AudioDiffusionPipeline, same run)",
+        cargo,
+        &bench,
+        ort_dir,
+        &[
+            ("REFRAIN_BENCH_MODEL", model.model.as_os_str()),
+            ("REFRAIN_BENCH_REPO", model.repo.as_os_str()),
+            ("REFRAIN_BENCH_RUNS", &runs),
+        ],
+    )
 }
 
 fn path_arg(path: &Path) -> Result<&str> {
