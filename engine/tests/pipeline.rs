@@ -287,3 +287,36 @@ fn detail_changes_what_is_heard_not_what_is_learned() {
         }
     }
 }
+
+#[test]
+fn a_song_generated_from_before_is_not_encoded_again() {
+    let mut p = pipeline();
+    let songs = vec![song("a", chord(8.0, 48_000))];
+    let mut req = request(songs, vec![4]);
+    req.detail = 1.0;
+    let timed = |p: &mut Pipeline, r: &GenerateRequest| {
+        p.generate(r, &mut |_| ControlFlow::Continue(())).unwrap()
+    };
+    let (first, t1) = timed(&mut p, &req);
+    assert!(t1.encode > 0.0, "the first request encodes its song");
+    let (again, t2) = timed(&mut p, &req);
+    assert_eq!(
+        (t2.mel, t2.encode),
+        (0.0, 0.0),
+        "the same song again is neither analysed nor encoded"
+    );
+    assert_eq!(again[0].audio, first[0].audio, "and renders the same clip");
+    assert_eq!(again[0].song_latents, first[0].song_latents);
+    // Without Detail the residual is not needed: a separate entry, computed once.
+    req.detail = 0.0;
+    let (_, t3) = timed(&mut p, &req);
+    assert!(t3.encode > 0.0);
+    // Another window of the song is another song.
+    req.songs[0].offset_s = Some(1.0);
+    let (_, t4) = timed(&mut p, &req);
+    assert!(t4.encode > 0.0, "a different window is encoded");
+    p.clear_song_cache();
+    let (cleared, t5) = timed(&mut p, &req);
+    assert!(t5.encode > 0.0, "cleared: encoded again");
+    assert!(cleared[0].audio.iter().all(|x| x.is_finite()));
+}

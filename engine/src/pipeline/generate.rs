@@ -1,4 +1,5 @@
 //! Running a request through the model.
+use super::song_cache::{Encoded, SongCache};
 use super::{detail, prepare, Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
 use crate::audio;
 use crate::ddim::{BatchMode, DdimParams, Sampler, Start};
@@ -41,6 +42,8 @@ pub struct Pipeline {
     sampler: Sampler,
     transform: MelTransform,
     vocoder: Box<dyn Vocoder>,
+    /// Songs' encodings from earlier requests ([`SongCache`]).
+    songs: SongCache,
 }
 
 impl Pipeline {
@@ -54,7 +57,14 @@ impl Pipeline {
             sampler,
             transform,
             vocoder,
+            songs: SongCache::default(),
         })
+    }
+
+    /// Forgets the songs' encodings kept from earlier requests (the next request encodes its
+    /// songs again; benchmarks time that path).
+    pub fn clear_song_cache(&mut self) {
+        self.songs.clear();
     }
 
     /// The loaded model.
@@ -133,8 +143,21 @@ impl Pipeline {
         for song in &request.songs {
             let prepared = timed(&mut timings.resample_in, || prepare(song, &config))?;
             loudness.push(rms(&prepared.window));
-            let (latent, residual) =
-                self.encode_window_keeping_detail(&prepared.window, keep_detail, &mut timings)?;
+            // A song generated from before costs nothing to encode again.
+            let key = SongCache::key(&prepared.window, keep_detail);
+            let Encoded { latent, residual } = match self.songs.get(key) {
+                Some(kept) => kept,
+                None => {
+                    let (latent, residual) = self.encode_window_keeping_detail(
+                        &prepared.window,
+                        keep_detail,
+                        &mut timings,
+                    )?;
+                    let encoded = Encoded { latent, residual };
+                    self.songs.insert(key, encoded.clone());
+                    encoded
+                }
+            };
             latents.push(latent);
             residuals.extend(residual);
             uses.push(prepared.usage);

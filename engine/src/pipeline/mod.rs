@@ -6,6 +6,7 @@ pub mod detail;
 mod generate;
 mod prepare;
 mod request;
+mod song_cache;
 
 pub use generate::{Pipeline, Progress};
 pub use prepare::{prepare, PreparedSong, MAX_SONG_SECONDS};
