@@ -43,8 +43,10 @@ pub fn run(args: &Args) -> Result<()> {
         "version", "parent", "created", "files", "current"
     );
     for entry in &list {
-        let metrics = registered.get(&entry.version).map(|v| &v.metrics);
-        println!("{}", row(entry, metrics));
+        let metrics = registered
+            .get(&entry.version)
+            .map_or("-".into(), |v| v.metrics.to_string());
+        println!("{}", row(&version_label(entry), entry, &metrics));
     }
     for (v, reg) in &registered {
         if !list.iter().any(|e| e.version == *v) {
@@ -71,8 +73,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let imported = versions::list_imported(&data, &base);
     for (name, entry) in &imported {
-        let mut line = row(entry, None);
-        // The import's own name instead of "v0", and where it came from instead of metrics.
+        // Where it came from in the metrics column: imports have no rating metrics of their own.
         let source = entry
             .manifest
             .as_ref()
@@ -85,8 +86,7 @@ pub fn run(args: &Args) -> Result<()> {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| "-".into());
-        line = format!("{name:<8}{} import of {source}", &line[8..line.len() - 1]);
-        println!("{line}");
+        println!("{}", row(name, entry, &format!("import of {source}")));
         if let Some(problem) = &entry.problem {
             println!("{name} ({}): {}", entry.dir.display(), chain(problem));
         }
@@ -98,13 +98,17 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// One table row.
-fn row(entry: &VersionEntry, metrics: Option<&serde_json::Value>) -> String {
-    let name = if entry.is_base {
+/// A numbered version's label: `v3`, or `v0 base`.
+fn version_label(entry: &VersionEntry) -> String {
+    if entry.is_base {
         format!("v{} base", entry.version)
     } else {
         format!("v{}", entry.version)
-    };
+    }
+}
+
+/// One table row: `label`, the entry's checks, and `last` (metrics, or an import's source).
+fn row(label: &str, entry: &VersionEntry, last: &str) -> String {
     let (parent, created) = match &entry.manifest {
         Some(m) => (
             m.parent.map_or("-".into(), |p| format!("v{p}")),
@@ -118,8 +122,7 @@ fn row(entry: &VersionEntry, metrics: Option<&serde_json::Value>) -> String {
         "FAILED"
     };
     let current = if entry.is_current { "*" } else { "" };
-    let metrics = metrics.map_or("-".into(), |m| m.to_string());
-    format!("{name:<8} {parent:<7} {created:<21} {files:<8} {current:<8} {metrics}")
+    format!("{label:<8} {parent:<7} {created:<21} {files:<8} {current:<8} {last}")
 }
 
 /// The store's registered versions by number; empty (with a note) when there is no store.

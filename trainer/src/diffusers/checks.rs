@@ -48,21 +48,37 @@ fn check_widths(path: &Path, widths: &[usize], groups: usize) -> Result<(), Diff
     Ok(())
 }
 
+/// The widths, and one down and one up block type per width.
+fn check_levels(
+    path: &Path,
+    (widths, groups): (&[usize], usize),
+    down: &[String],
+    up: &[String],
+) -> Result<(), DiffusersError> {
+    check_widths(path, widths, groups)?;
+    let levels = widths.len();
+    if down.len() != levels || up.len() != levels {
+        return Err(refuse(
+            path,
+            format!(
+                "{levels} block_out_channels but {} down and {} up block types",
+                down.len(),
+                up.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl UnetConfig {
     /// Refuses configurations the burn UNet does not implement, naming the field.
     pub fn check(&self, path: &Path) -> Result<(), DiffusersError> {
-        let levels = self.block_out_channels.len();
-        check_widths(path, &self.block_out_channels, self.norm_num_groups)?;
-        if self.down_block_types.len() != levels || self.up_block_types.len() != levels {
-            return Err(refuse(
-                path,
-                format!(
-                    "{levels} block_out_channels but {} down and {} up block types",
-                    self.down_block_types.len(),
-                    self.up_block_types.len()
-                ),
-            ));
-        }
+        check_levels(
+            path,
+            (&self.block_out_channels, self.norm_num_groups),
+            &self.down_block_types,
+            &self.up_block_types,
+        )?;
         for kind in &self.down_block_types {
             check_block(
                 path,
@@ -163,18 +179,12 @@ impl UnetConfig {
 impl VaeConfig {
     /// Refuses configurations the burn autoencoder does not implement, naming the field.
     pub fn check(&self, path: &Path) -> Result<(), DiffusersError> {
-        let levels = self.block_out_channels.len();
-        check_widths(path, &self.block_out_channels, self.norm_num_groups)?;
-        if self.down_block_types.len() != levels || self.up_block_types.len() != levels {
-            return Err(refuse(
-                path,
-                format!(
-                    "{levels} block_out_channels but {} down and {} up block types",
-                    self.down_block_types.len(),
-                    self.up_block_types.len()
-                ),
-            ));
-        }
+        check_levels(
+            path,
+            (&self.block_out_channels, self.norm_num_groups),
+            &self.down_block_types,
+            &self.up_block_types,
+        )?;
         for kind in &self.down_block_types {
             check_block(path, "down_block_types", kind, &["DownEncoderBlock2D"])?;
         }

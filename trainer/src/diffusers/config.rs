@@ -4,7 +4,7 @@
 //! networks here implement. Unknown fields are ignored (diffusers adds them over versions);
 //! fields that change the maths and that we do not implement are refused by name.
 use super::DiffusersError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Block types this importer builds (the audio-diffusion family uses exactly these).
@@ -18,8 +18,9 @@ pub const SUPPORTED_BLOCKS: &[&str] = &[
     "UpDecoderBlock2D",
 ];
 
-/// `unet/config.json` of a `UNet2DModel`.
-#[derive(Debug, Clone, Deserialize)]
+/// `unet/config.json` of a `UNet2DModel` (serialised back into an imported version's manifest,
+/// from which a fine-tune rebuilds the network).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct UnetConfig {
     /// Input channels (latent channels, or 1 for a pixel model).
     pub in_channels: usize,
@@ -175,7 +176,7 @@ pub struct SchedulerConfig {
 }
 
 /// Either an integer or a `[h, w]` pair, as diffusers allows.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum SampleSize {
     /// A square sample.

@@ -88,8 +88,6 @@ pub fn write_version(
     // The UNet graph is exported with a fixed batch (see onnx::export), so its GroupNorms can use
     // the faster reshape form.
     let (unet_config, unet) = diffusers::load_unet(repo, true, &device)?;
-    // Kept whole in the manifest: a fine-tune rebuilds the network from it.
-    let unet_config_json: serde_json::Value = config::read(&repo.join("unet/config.json"))?;
     let audio = audio_config(&mel);
     audio
         .validate()
@@ -97,7 +95,7 @@ pub fn write_version(
     std::fs::create_dir_all(out).map_err(ImportError::io(out))?;
     let save = |e: &Exported, stem: &str| e.save(out, stem).map_err(ImportError::from);
     let mel_shape = [1, audio.n_mels, audio.frames];
-    let mut parameters = json!({"unet": count(&unet)});
+    let mut parameters = json!({"unet": unet.num_params()});
     let (latent, vae_summary) = if present(&index.vqvae) {
         let (vae, encoder, decoder) = diffusers::load_vae(repo, &device)?;
         let down = 1usize << (vae.block_out_channels.len() - 1);
@@ -113,7 +111,7 @@ pub fn write_version(
             width: audio.frames / down,
             scale: vae.scaling_factor as f32,
         };
-        parameters["vae"] = json!(count(&encoder) + count(&decoder));
+        parameters["vae"] = json!(encoder.num_params() + decoder.num_params());
         let image =
             |b: usize| Tensor::<4>::zeros([b, mel_shape[0], mel_shape[1], mel_shape[2]], &device);
         let encoder = encoder.valid();
@@ -210,10 +208,7 @@ pub fn write_version(
         |m: &DiffusersUnet, (x, t)| m.forward(x, t),
     )?;
     save(&unet_onnx, "unet")?;
-    let batch_sizes = match unet_onnx.batch {
-        crate::onnx::export::Batch::Dynamic => None,
-        crate::onnx::export::Batch::Fixed(b) => Some(vec![b]),
-    };
+    let batch_sizes = unet_onnx.batch.sizes();
     let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
         name: name.to_string(),
@@ -236,7 +231,8 @@ pub fn write_version(
                 "scheduler": scheduler.class_name,
                 "parameters": parameters,
                 "unet": unet_summary(&unet_config),
-                "unet_config": unet_config_json,
+                // A fine-tune rebuilds the network from it (finetune/network.rs).
+                "unet_config": unet_config,
                 "vae": vae_summary,
                 "note": "the diffusers pipeline quantises its mel image to 8 bits; Refrain feeds the unquantised mel (within half a level of it)",
             }
@@ -292,10 +288,6 @@ fn unet_summary(c: &UnetConfig) -> serde_json::Value {
         "layers_per_block": c.layers_per_block,
         "attention_head_dim": c.attention_head_dim,
     })
-}
-
-fn count<M: Module>(m: &M) -> usize {
-    m.num_params()
 }
 
 /// The `license:` line of the model card's YAML header, when there is one.

@@ -75,6 +75,16 @@ pub enum Batch {
     Fixed(usize),
 }
 
+impl Batch {
+    /// The manifest's `batch_sizes` for a UNet exported with this axis (`None` = dynamic).
+    pub fn sizes(self) -> Option<Vec<usize>> {
+        match self {
+            Batch::Dynamic => None,
+            Batch::Fixed(b) => Some(vec![b]),
+        }
+    }
+}
+
 /// One exported network: the renamed graph and its parameter → initializer map.
 #[derive(Debug, Clone)]
 pub struct Exported {

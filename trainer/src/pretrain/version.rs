@@ -4,9 +4,7 @@ use super::state::{checkpoint_dir, load_module, read_loss_log, TrainState};
 use super::{Autoencoder, PretrainError};
 use crate::corpus::Corpus;
 use crate::model::{AutoencoderConfig, Unet, UnetConfig};
-use crate::onnx::export::{
-    export_decoder, export_encoder, export_unet, Batch, Exported, VERSION_FILES,
-};
+use crate::onnx::export::{export_decoder, export_encoder, export_unet, Exported, VERSION_FILES};
 use crate::versions::{write_guard, GUARD_FILE};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -155,10 +153,7 @@ fn write_networks(
         write_guard(out, &guard).map_err(PretrainError::io(&path))?;
         files.push(GUARD_FILE);
     }
-    let batch_sizes = match unet_onnx.batch {
-        Batch::Dynamic => None,
-        Batch::Fixed(b) => Some(vec![b]),
-    };
+    let batch_sizes = unet_onnx.batch.sizes();
     for (name, e) in [
         ("encoder", &encoder),
         ("decoder", &decoder),

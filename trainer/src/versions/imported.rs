@@ -57,11 +57,16 @@ pub fn use_imported(
             manifest: models_dir(data_dir).join(name).join(MANIFEST_FILE),
         });
     };
-    let (manifest, problem) = inspect(0, &dir);
-    let manifest = match (manifest, problem) {
-        (Some(m), None) => m,
+    let manifest = match inspect(0, &dir) {
         (_, Some(problem)) => return Err(problem),
-        (None, None) => unreachable_manifest(&dir)?,
+        (Some(m), None) => m,
+        // `inspect` gives a manifest or a problem; answer as for a missing one, without a panic.
+        (None, None) => {
+            return Err(VersionsError::NotFound {
+                version: 0,
+                manifest: dir.join(MANIFEST_FILE),
+            })
+        }
     };
     let from = locator::current_version_dir(data_dir, shipped_base);
     locator::publish_current(data_dir, name)
@@ -69,12 +74,4 @@ pub fn use_imported(
     let to = locator::current_version_dir(data_dir, shipped_base);
     tracing::info!(from = %from.display(), to = %to.display(), name, "made an imported version current");
     Ok(Rollback { from, to, manifest })
-}
-
-/// `inspect` always returns a manifest or a problem; this keeps the match total without a panic.
-fn unreachable_manifest(dir: &Path) -> Result<refrain_engine::manifest::Manifest, VersionsError> {
-    Err(VersionsError::NotFound {
-        version: 0,
-        manifest: dir.join(MANIFEST_FILE),
-    })
 }
