@@ -3,6 +3,7 @@
 //! Data flows one way (see `docs/ARCHITECTURE.md`): audio → spectrogram → latent → model → audio.
 
 pub mod audio;
+pub mod catalog;
 pub mod ddim;
 pub mod feedback;
 pub mod latent;

@@ -198,3 +198,53 @@ fn a_blind_share_of_clips_comes_from_the_parent_version() {
         "the split is a function of the seed"
     );
 }
+
+/// The next event, with a generous timeout.
+fn next(worker: &Worker) -> Event {
+    worker
+        .events()
+        .recv_timeout(Duration::from_secs(60))
+        .expect("worker went quiet")
+}
+
+#[test]
+fn selecting_a_version_loads_it_at_once_and_a_bad_one_says_why() {
+    let data = tempfile::tempdir().unwrap();
+    publish_v1(data.path());
+    let mut worker = Worker::spawn(config(None, Some(data.path().to_path_buf()))).unwrap();
+
+    // Pinning the base loads it before any job, off the caller's thread.
+    worker.select(Some(tiny::dir())).unwrap();
+    assert!(
+        matches!(next(&worker), Event::ModelLoaded { version: 0, ref dir, .. } if *dir == tiny::dir())
+    );
+    // Selecting what is loaded answers again (the editor waits for an answer) without a reload.
+    worker.select(Some(tiny::dir())).unwrap();
+    assert!(matches!(
+        next(&worker),
+        Event::ModelLoaded { version: 0, .. }
+    ));
+
+    let missing = data.path().join("models/gone");
+    worker.select(Some(missing.clone())).unwrap();
+    match next(&worker) {
+        Event::ModelFailed { dir, reason } => {
+            assert_eq!(dir, missing);
+            assert!(reason.contains("cannot load the model"), "{reason}");
+        }
+        other => panic!("expected ModelFailed, got {other:?}"),
+    }
+    // A job after a failed selection fails too, rather than using a model nobody chose.
+    let id = worker.submit(request(vec![1], 2)).unwrap();
+    assert!(matches!(
+        until_end(&worker, id).last(),
+        Some(Event::Failed { .. })
+    ));
+
+    // Back to following the pointer: version 1.
+    worker.select(None).unwrap();
+    assert!(matches!(
+        next(&worker),
+        Event::ModelLoaded { version: 1, .. }
+    ));
+}

@@ -1,8 +1,9 @@
 //! The egui editor: capture, songs, Generate with progress + Cancel, clips with thumbnails,
-//! preview, Accept/Reject/stars (keys A, R, 1–5, space), Export WAV, model and errors.
+//! preview, Accept/Reject/stars (keys A, R, 1–5, space), Export WAV, the model version, errors.
 //!
 //! It only reads shared state and sends commands: nothing here blocks on the engine.
 mod clips;
+mod versions;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -93,6 +94,7 @@ impl NiceEguiApp for RefrainApp {
             ui.heading("Refrain");
             ui.label(RichText::new(&state.model).weak());
         });
+        self.model_row(ui, &state);
         if let Some(error) = &state.error {
             ui.colored_label(Color32::from_rgb(230, 90, 80), error);
         } else if !state.status.is_empty() {

@@ -90,6 +90,11 @@ pub struct RefrainParams {
     /// Captured songs (persisted; see [`SongRef`]).
     #[persist = "songs"]
     pub songs: Arc<Mutex<Vec<SongRef>>>,
+    /// The model version this project generates with: a key of the version list
+    /// (`refrain_engine::catalog`), or empty to follow the latest (`models/current`), so a
+    /// project keeps the sound it was made with after new fine-tunes land.
+    #[persist = "model"]
+    pub model_choice: Arc<Mutex<String>>,
 }
 
 impl Default for RefrainParams {
@@ -152,6 +157,7 @@ impl Default for RefrainParams {
             .non_automatable(),
             capture_unit: EnumParam::new("Capture unit", LengthUnit::Bars).non_automatable(),
             songs: Arc::new(Mutex::new(Vec::new())),
+            model_choice: Arc::new(Mutex::new(String::new())),
         }
     }
 }

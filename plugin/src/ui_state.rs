@@ -30,6 +30,26 @@ pub enum Command {
     },
     /// Write the clip as a WAV into the export folder.
     Export(u64),
+    /// Generate with this version from now on (a key of [`UiState::versions`]; empty = follow
+    /// the latest); it loads in the background.
+    UseVersion(String),
+    /// Read the installed versions again (after an import or a fine-tune).
+    RefreshVersions,
+}
+
+/// One installed model version as the editor lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionView {
+    /// What [`Command::UseVersion`] takes.
+    pub key: String,
+    /// "audio-diffusion-256 v2".
+    pub label: String,
+    /// "812 MB · license mit · ≈ 9.8 s per variation (25 steps, cpu)".
+    pub detail: String,
+    /// `models/current` names it (the latest the trainer published or rolled back to).
+    pub is_current: bool,
+    /// Why it cannot be used, if it cannot.
+    pub problem: Option<String>,
 }
 
 /// A running job as the editor draws it.
@@ -76,6 +96,12 @@ pub struct UiState {
     pub model: String,
     /// Whether a model directory was found.
     pub model_found: bool,
+    /// Installed versions, shipped base first.
+    pub versions: Vec<VersionView>,
+    /// The chosen version's key; empty = follow the latest.
+    pub chosen: String,
+    /// The version being loaded in the background, while it loads.
+    pub loading: Option<String>,
     /// Last informational message.
     pub status: String,
     /// Last error, for the producer's eyes.

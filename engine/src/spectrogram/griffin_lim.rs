@@ -43,11 +43,28 @@ pub fn griffin_lim(
     length: usize,
     settings: GriffinLim,
 ) -> Vec<f32> {
+    let mut rng = settings.seed;
+    let phases: Vec<f32> = (0..magnitude.len())
+        .map(|_| 2.0 * std::f32::consts::PI * unit_random(&mut rng))
+        .collect();
+    griffin_lim_from(stft, magnitude, &phases, length, settings)
+}
+
+/// [`griffin_lim`] from given initial phases (frame-major like `magnitude`), for example
+/// [`super::pghi_phase`]'s; `settings.seed` is unused. Zero iterations is the plain inverse STFT
+/// of the magnitude with those phases.
+pub fn griffin_lim_from(
+    stft: &mut Stft,
+    magnitude: &[f32],
+    phases: &[f32],
+    length: usize,
+    settings: GriffinLim,
+) -> Vec<f32> {
     let n_freqs = stft.n_freqs();
     let frames = magnitude.len() / n_freqs;
-    let mut rng = settings.seed;
-    let mut angles: Vec<Complex32> = (0..frames * n_freqs)
-        .map(|_| Complex32::from_polar(1.0, 2.0 * std::f32::consts::PI * unit_random(&mut rng)))
+    let mut angles: Vec<Complex32> = phases[..frames * n_freqs]
+        .iter()
+        .map(|&p| Complex32::from_polar(1.0, p))
         .collect();
     let mut work = Spectrum::zeros(frames, n_freqs);
     let mut rebuilt = Spectrum::zeros(frames, n_freqs);
@@ -78,7 +95,7 @@ fn apply_magnitude(magnitude: &[f32], angles: &[Complex32], out: &mut Spectrum) 
 }
 
 /// SplitMix64 mapped to [0, 1): tiny, seedable and identical on every platform.
-fn unit_random(state: &mut u64) -> f32 {
+pub(super) fn unit_random(state: &mut u64) -> f32 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

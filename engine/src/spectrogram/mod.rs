@@ -12,15 +12,17 @@ mod griffin_lim;
 mod mel;
 mod mel_inverse;
 mod metrics;
+mod pghi;
 mod stft;
 
 pub use config::AudioConfig;
 pub use db::{db_to_power, from_unit, power_to_db, to_unit};
 pub use filterbank::{hz_to_mel, mel_to_hz, MelFilterbank};
-pub use griffin_lim::{griffin_lim, GriffinLim};
+pub use griffin_lim::{griffin_lim, griffin_lim_from, GriffinLim};
 pub use mel::{Mel, MelTransform};
 pub use mel_inverse::MelInverse;
 pub use metrics::spectral_convergence;
+pub use pghi::{pghi_phase, PghiGeometry, DEFAULT_TOLERANCE as PGHI_TOLERANCE};
 pub use stft::{Spectrum, Stft};
 
 /// Why a spectrogram operation could not be done.

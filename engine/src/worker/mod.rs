@@ -1,7 +1,7 @@
 //! The generation worker: a dedicated thread (not the plugin framework's shared executor) that
 //! owns the model, takes jobs over a bounded channel, reports progress, clips and failures as
 //! events, honours cancel within one UNet step, and reloads the model between jobs when the data
-//! dir's `models/current` pointer moves.
+//! dir's `models/current` pointer moves or the owner selects another version.
 
 mod thread;
 
@@ -46,6 +46,12 @@ pub enum Job {
         /// The request.
         request: Box<GenerateRequest>,
     },
+    /// Use this version directory from now on (`None`: follow the data dir's pointer again) and
+    /// load it at once, so the next Generate does not wait for it.
+    Select {
+        /// The version directory.
+        dir: Option<PathBuf>,
+    },
     /// Stop the thread after the current job.
     Shutdown,
 }
@@ -65,6 +71,14 @@ pub enum Event {
         provider: String,
         /// Load warnings (for example CUDA requested, CPU used).
         warnings: Vec<String>,
+    },
+    /// A selected version did not load; the previous one is unloaded too, so nothing generates
+    /// with a model the producer did not choose.
+    ModelFailed {
+        /// The directory that failed.
+        dir: PathBuf,
+        /// Why, for the producer's eyes.
+        reason: String,
     },
     /// Job progress.
     Progress {
@@ -151,6 +165,18 @@ impl Worker {
             Err(TrySendError::Full(_)) => Err(WorkerError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(WorkerError::Stopped),
         }
+    }
+
+    /// Switches to the version in `dir` (`None`: the one `models/current` names) and loads it in
+    /// the background, after the running job; answers with [`Event::ModelLoaded`] or
+    /// [`Event::ModelFailed`].
+    pub fn select(&self, dir: Option<PathBuf>) -> Result<(), WorkerError> {
+        self.jobs
+            .try_send(Job::Select { dir })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => WorkerError::Busy,
+                TrySendError::Disconnected(_) => WorkerError::Stopped,
+            })
     }
 
     /// Cancels every job submitted so far (running and queued); later jobs are unaffected.

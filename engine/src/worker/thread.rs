@@ -23,6 +23,7 @@ pub(super) fn start(
         .spawn(move || {
             let mut state = State {
                 config,
+                selected: None,
                 loaded: None,
                 events,
                 cancel_upto,
@@ -30,6 +31,12 @@ pub(super) fn start(
             while let Ok(job) = jobs.recv() {
                 match job {
                     Job::Shutdown => break,
+                    Job::Select { dir } => {
+                        state.selected = dir;
+                        if !state.load_now() {
+                            break;
+                        }
+                    }
                     Job::Generate { id, request } => {
                         if !state.run_job(id, &request) {
                             break;
@@ -49,6 +56,8 @@ struct Loaded {
 
 struct State {
     config: WorkerConfig,
+    /// The owner's choice, ahead of the config and the pointer.
+    selected: Option<PathBuf>,
     loaded: Option<Loaded>,
     events: Sender<Event>,
     cancel_upto: Arc<AtomicU64>,
@@ -65,9 +74,9 @@ pub(super) fn is_baseline_seed(seed: u64, share: f32) -> bool {
 }
 
 impl State {
-    /// The version directory to use now: fixed, else the data dir's pointer, else the base.
+    /// The version directory to use now: selected, else fixed, else the data dir's pointer, else the base.
     fn wanted_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.config.model_dir {
+        if let Some(dir) = self.selected.as_ref().or(self.config.model_dir.as_ref()) {
             return dir.clone();
         }
         match &self.config.data_dir {
@@ -119,20 +128,54 @@ impl State {
             },
             _ => None,
         };
-        let m = current.model();
-        let _ = self.events.send(Event::ModelLoaded {
-            dir: dir.clone(),
-            name: m.manifest().name.clone(),
-            version: m.manifest().version,
-            provider: m.provider().to_string(),
-            warnings: m.warnings().to_vec(),
-        });
         self.loaded = Some(Loaded {
             dir,
             current,
             baseline,
         });
+        if let Some(event) = self.loaded_event() {
+            let _ = self.events.send(event);
+        }
         Ok(())
+    }
+
+    /// [`Event::ModelLoaded`] for what is loaded.
+    fn loaded_event(&self) -> Option<Event> {
+        let loaded = self.loaded.as_ref()?;
+        let m = loaded.current.model();
+        Some(Event::ModelLoaded {
+            dir: loaded.dir.clone(),
+            name: m.manifest().name.clone(),
+            version: m.manifest().version,
+            provider: m.provider().to_string(),
+            warnings: m.warnings().to_vec(),
+        })
+    }
+
+    /// Loads the wanted version now (a selection); reports it loaded, again when it already was,
+    /// or failed. False when the owner has gone away.
+    fn load_now(&mut self) -> bool {
+        let already = self
+            .loaded
+            .as_ref()
+            .is_some_and(|l| l.dir == self.wanted_dir());
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.ensure_model()));
+        let event = match outcome {
+            Ok(Ok(())) if already => self.loaded_event(),
+            Ok(Ok(())) => None,
+            Ok(Err(reason)) => Some(Event::ModelFailed {
+                dir: self.wanted_dir(),
+                reason,
+            }),
+            Err(_) => {
+                self.loaded = None;
+                Some(Event::ModelFailed {
+                    dir: self.wanted_dir(),
+                    reason: "internal error while loading (please report)".into(),
+                })
+            }
+        };
+        event.is_none_or(|e| self.events.send(e).is_ok())
     }
 
     /// Generates with the current version, and with the parent for the baseline share of seeds.

@@ -88,18 +88,22 @@ impl State {
     pub(super) fn event(&mut self, event: Event) {
         match event {
             Event::ModelLoaded {
+                dir,
                 name,
                 version,
                 provider,
                 warnings,
-                ..
             } => {
-                let mut ui = self.ui();
-                ui.model = format!("{name} v{version} · {provider}");
-                if !warnings.is_empty() {
-                    ui.status = warnings.join("; ");
+                {
+                    let mut ui = self.ui();
+                    ui.model = format!("{name} v{version} · {provider}");
+                    if !warnings.is_empty() {
+                        ui.status = warnings.join("; ");
+                    }
                 }
+                self.model_loaded(dir, provider);
             }
+            Event::ModelFailed { dir, reason } => self.model_failed(dir, &reason),
             Event::Progress { progress, .. } => {
                 let (fraction, label) = match progress {
                     Progress::Encoding => (0.02, "Encoding the songs".to_string()),
@@ -117,19 +121,26 @@ impl State {
                     job.label = label;
                 }
             }
-            Event::Clip { id, clip } => self.clip(id, *clip),
+            Event::Clip { id, clip } => {
+                self.count_clip(id, &clip);
+                self.clip(id, *clip);
+            }
             Event::Done { id, timings } => {
                 self.job_songs.remove(&id);
+                self.measure(id, &timings);
+                self.refresh_versions();
                 self.ui().job = None;
                 self.status(format!("Done in {:.1} s", timings.total()));
             }
             Event::Cancelled { id } => {
                 self.job_songs.remove(&id);
+                self.job_counts.remove(&id);
                 self.ui().job = None;
                 self.status("Cancelled");
             }
             Event::Failed { id, reason } => {
                 self.job_songs.remove(&id);
+                self.job_counts.remove(&id);
                 self.ui().job = None;
                 self.error(format!("Generation failed: {reason}"));
             }

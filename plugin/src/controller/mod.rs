@@ -4,7 +4,8 @@
 //!
 //! Everything that allocates, blocks or touches the disk for the audio path happens here. One file
 //! per thing the producer does: [`capture`] (arm, captures → songs), [`generate`] (jobs, worker
-//! events, clips into the store) and [`review`] (preview, rate, export); [`startup`] opens the
+//! events, clips into the store), [`review`] (preview, rate, export) and [`versions`] (choose
+//! the model version); [`startup`] opens the
 //! store and starts the worker; this file holds the state and the loop that dispatches commands.
 
 mod capture;
@@ -13,6 +14,9 @@ mod review;
 mod songs;
 mod startup;
 pub mod test_hook;
+#[cfg(test)]
+mod tests;
+mod versions;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -109,6 +113,16 @@ struct State {
     sample_rate: u32,
     data_dir: Option<PathBuf>,
     model_dir: Option<PathBuf>,
+    /// The shipped base the locator found.
+    shipped_base: PathBuf,
+    /// What the worker has loaded.
+    loaded: Option<versions::LoadedVersion>,
+    /// Measured time per variation of each version (none without a data dir).
+    timings: Option<refrain_engine::catalog::TimingBook>,
+    /// The version choice last applied (`None` before the first).
+    applied_choice: Option<String>,
+    /// Clips and steps of running jobs.
+    job_counts: HashMap<u64, versions::JobCount>,
     worker: Option<Worker>,
     events: Receiver<Event>,
     sink: Option<RatingSink>,
@@ -141,6 +155,7 @@ impl State {
                 default(POLL) => {}
             }
             self.poll_audio();
+            self.sync_choice();
             self.step_hook();
         }
     }
@@ -184,6 +199,8 @@ impl State {
                 stars,
             } => self.rate(key, accepted, stars),
             Command::Export(key) => self.export(key),
+            Command::UseVersion(key) => self.use_version(key),
+            Command::RefreshVersions => self.refresh_versions(),
         }
     }
 

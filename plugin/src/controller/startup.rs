@@ -2,8 +2,9 @@
 //! locator, the feedback store (rating sink) opened and the engine worker started — all on the
 //! controller thread, so a slow disk never stalls the host's activate call.
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use refrain_engine::catalog::TimingBook;
 use refrain_engine::feedback::{OpenOptions, RatingSink, SinkOptions};
 use refrain_engine::locator::{self, MODEL_DIR_ENV};
 use refrain_engine::manifest::MANIFEST_FILE;
@@ -15,6 +16,11 @@ use crate::audio_thread::CaptureBuffer;
 
 impl State {
     pub(super) fn start(setup: ControllerSetup) -> Self {
+        Self::start_in(setup, locator::data_dir().map_err(|e| e.to_string()))
+    }
+
+    /// [`Self::start`] with the data dir given (tests pass a temporary one).
+    pub(super) fn start_in(setup: ControllerSetup, data_dir: Result<PathBuf, String>) -> Self {
         let ControllerSetup {
             params,
             shared,
@@ -32,6 +38,11 @@ impl State {
             sample_rate,
             data_dir: None,
             model_dir: locator::model_dir_from_env(),
+            shipped_base: PathBuf::new(),
+            loaded: None,
+            timings: None,
+            applied_choice: None,
+            job_counts: HashMap::new(),
             worker: None,
             events: crossbeam_channel::never(),
             sink: None,
@@ -43,12 +54,15 @@ impl State {
             hook: test_hook::TestHook::from_env(),
         };
         state.allocate_capture_buffers();
-        match locator::data_dir() {
+        match data_dir {
             Ok(dir) => {
                 state.open_store(&dir);
                 state.start_worker(&dir);
                 state.ui().export_dir = dir.join("exports");
+                state.timings = Some(TimingBook::open(&dir));
                 state.data_dir = Some(dir);
+                state.refresh_versions();
+                state.sync_choice();
             }
             Err(e) => state.error(format!("No data folder: {e}. Set REFRAIN_HOME.")),
         }
@@ -78,6 +92,7 @@ impl State {
 
     fn start_worker(&mut self, dir: &Path) {
         let base = locator::shipped_base(Some(dir));
+        self.shipped_base.clone_from(&base);
         let model = locator::model_to_load(Some(dir), &base);
         let found = model.join(MANIFEST_FILE).is_file();
         {

@@ -2,9 +2,16 @@
 //!
 //! Every model of the audio-diffusion family ends in the same mel format, so the vocoder is
 //! chosen separately from the networks: the pipeline holds a `Box<dyn Vocoder>` and never names
-//! an algorithm. Griffin-Lim (inverse mel by NNLS, then fast Griffin-Lim) is the one
-//! implementation today and stays the reference a better vocoder is measured against.
-use crate::spectrogram::{AudioConfig, GriffinLim, Mel, MelTransform, SpectrogramError};
+//! an algorithm. Both implementations start from the linear magnitude the mel inversion
+//! recovers (damped pseudo-inverse + NNLS): [`griffin_lim`] from random phases (the reference
+//! and the fallback), [`pghi`] from phase-gradient heap integration and fewer iterations.
+mod griffin_lim;
+mod pghi;
+
+pub use griffin_lim::GriffinLimVocoder;
+pub use pghi::{PghiVocoder, PGHI_ITERS};
+
+use crate::spectrogram::{AudioConfig, Mel, SpectrogramError};
 
 /// Why a vocoder could not be built or could not render.
 #[derive(Debug, thiserror::Error)]
@@ -17,11 +24,12 @@ pub enum VocoderError {
     Unknown(String),
 }
 
-/// Names [`by_name`] accepts.
-pub const NAMES: &[&str] = &[GRIFFIN_LIM];
-
 /// The name of the Griffin-Lim vocoder.
 pub const GRIFFIN_LIM: &str = "griffin-lim";
+/// The name of the PGHI vocoder.
+pub const PGHI: &str = "pghi";
+/// Names [`by_name`] accepts.
+pub const NAMES: &[&str] = &[GRIFFIN_LIM, PGHI];
 
 /// Turns model-range mels into audio.
 pub trait Vocoder: Send {
@@ -37,35 +45,7 @@ pub trait Vocoder: Send {
 pub fn by_name(name: &str, config: &AudioConfig) -> Result<Box<dyn Vocoder>, VocoderError> {
     match name {
         GRIFFIN_LIM => Ok(Box::new(GriffinLimVocoder::new(config)?)),
+        PGHI => Ok(Box::new(PghiVocoder::new(config)?)),
         other => Err(VocoderError::Unknown(other.to_string())),
-    }
-}
-
-/// Inverse mel (damped pseudo-inverse + NNLS) then fast Griffin-Lim with the config's iterations
-/// and random initial phases drawn from the seed.
-pub struct GriffinLimVocoder {
-    transform: MelTransform,
-    iters: usize,
-}
-
-impl GriffinLimVocoder {
-    /// Plans the STFT and filterbank for `config` (the pseudo-inverse is built on first use).
-    pub fn new(config: &AudioConfig) -> Result<Self, SpectrogramError> {
-        Ok(Self {
-            transform: MelTransform::new(config)?,
-            iters: config.griffin_lim_iters,
-        })
-    }
-}
-
-impl Vocoder for GriffinLimVocoder {
-    fn name(&self) -> &'static str {
-        GRIFFIN_LIM
-    }
-
-    fn render(&mut self, mel: &Mel, seed: u64) -> Result<Vec<f32>, VocoderError> {
-        Ok(self
-            .transform
-            .from_model(mel, GriffinLim::fast(self.iters, seed))?)
     }
 }

@@ -1,0 +1,65 @@
+//! Inverse mel, then phase-gradient heap integration as the starting phase and a few fast
+//! Griffin-Lim iterations (`spectrogram/pghi.rs` holds the algorithm).
+use super::{Vocoder, VocoderError, PGHI};
+use crate::spectrogram::{
+    griffin_lim_from, pghi_phase, AudioConfig, GriffinLim, Mel, MelTransform, PghiGeometry,
+    SpectrogramError, PGHI_TOLERANCE,
+};
+
+/// Griffin-Lim iterations after PGHI (`cargo xtask bench vocoder` measured the choice).
+pub const PGHI_ITERS: usize = 16;
+/// Momentum of those iterations: lower than fast Griffin-Lim's 0.99, whose first steps would
+/// overshoot away from a phase that is already close.
+const PGHI_MOMENTUM: f32 = 0.5;
+
+/// PGHI-initialised Griffin-Lim.
+pub struct PghiVocoder {
+    transform: MelTransform,
+    geometry: PghiGeometry,
+    iters: usize,
+}
+
+impl PghiVocoder {
+    /// Plans the STFT and filterbank for `config`, with [`PGHI_ITERS`] iterations.
+    pub fn new(config: &AudioConfig) -> Result<Self, SpectrogramError> {
+        Self::with_iters(config, PGHI_ITERS)
+    }
+
+    /// The same with `iters` Griffin-Lim iterations after PGHI (0 = PGHI alone).
+    pub fn with_iters(config: &AudioConfig, iters: usize) -> Result<Self, SpectrogramError> {
+        Ok(Self {
+            transform: MelTransform::new(config)?,
+            geometry: PghiGeometry {
+                n_fft: config.n_fft,
+                hop: config.hop_length,
+                win_length: config.win_length,
+            },
+            iters,
+        })
+    }
+}
+
+impl Vocoder for PghiVocoder {
+    fn name(&self) -> &'static str {
+        PGHI
+    }
+
+    fn render(&mut self, mel: &Mel, seed: u64) -> Result<Vec<f32>, VocoderError> {
+        let magnitude = self.transform.magnitude_from_model(mel)?;
+        let n_freqs = self.transform.config().n_freqs();
+        let length = (mel.frames * self.transform.config().hop_length).saturating_sub(1);
+        let phases = pghi_phase(&magnitude, n_freqs, self.geometry, PGHI_TOLERANCE, seed);
+        let settings = GriffinLim {
+            iters: self.iters,
+            momentum: PGHI_MOMENTUM,
+            seed,
+        };
+        Ok(griffin_lim_from(
+            self.transform.stft(),
+            &magnitude,
+            &phases,
+            length,
+            settings,
+        ))
+    }
+}

@@ -1,0 +1,132 @@
+//! The controller's version choice end to end, with a temporary data dir and the tiny model:
+//! listing, choosing (saved with the project, loaded on the worker thread), a state the host
+//! restores later, a version that is gone, and the time per variation measured at first use.
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use refrain_engine::worker::Event;
+
+use super::generate::JobOverrides;
+use super::{ControllerSetup, State};
+use crate::audio_thread::{AudioCore, Shared};
+use crate::params::RefrainParams;
+use crate::ui_state::UiState;
+
+fn tiny() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_model")
+}
+
+/// Copies the tiny model to `dir` as lineage `name`, version `version`.
+fn install(dir: &Path, name: &str, version: u32, license: Option<&str>) {
+    std::fs::create_dir_all(dir).unwrap();
+    for e in std::fs::read_dir(tiny()).unwrap().flatten() {
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    let path = dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["name"] = name.into();
+    m["version"] = version.into();
+    if version > 0 {
+        m["parent"] = (version - 1).into();
+    }
+    if let Some(l) = license {
+        m["training"] = serde_json::json!({"import": {"license": l}});
+    }
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+fn state(data: &Path) -> State {
+    let shared = Arc::new(Shared::default());
+    let (_core, ends) = AudioCore::new(Arc::clone(&shared));
+    let (_tx, commands) = crossbeam_channel::bounded(4);
+    let setup = ControllerSetup {
+        params: Arc::new(RefrainParams::default()),
+        shared,
+        ui: Arc::new(Mutex::new(UiState::default())),
+        commands,
+        ends,
+        sample_rate: 48_000,
+    };
+    let mut state = State::start_in(setup, Ok(data.to_path_buf()));
+    // No env var may pin the model in this test.
+    state.model_dir = None;
+    state
+}
+
+/// Feeds the worker's events to the controller until `done` says stop.
+fn pump(state: &mut State, mut done: impl FnMut(&Event) -> bool) {
+    loop {
+        let event = state
+            .events
+            .recv_timeout(Duration::from_secs(120))
+            .expect("worker went quiet");
+        let stop = done(&event);
+        state.event(event);
+        if stop {
+            return;
+        }
+    }
+}
+
+#[test]
+fn the_editor_lists_chooses_and_measures_versions_without_blocking() {
+    let data = tempfile::tempdir().unwrap();
+    let models = data.path().join("models");
+    install(&models.join("base"), "refrain-tiny-test", 0, None);
+    install(&models.join("imp"), "imp", 0, Some("mit"));
+    install(&models.join("v1"), "imp", 1, None);
+    let mut s = state(data.path());
+
+    let keys: Vec<String> = s.ui().versions.iter().map(|v| v.key.clone()).collect();
+    assert_eq!(keys, ["base", "imp", "v1"]);
+    assert_eq!(s.ui().chosen, "", "a new project follows the latest");
+    assert!(
+        s.ui().versions[2].detail.contains("license mit"),
+        "v1 inherits its root's license"
+    );
+    assert!(s.ui().versions[1]
+        .detail
+        .contains("time measured at first use"));
+
+    // Choosing returns at once; the load happens on the worker and is reported.
+    s.use_version("imp".into());
+    assert_eq!(*s.params.model_choice.lock().unwrap(), "imp");
+    assert!(s.ui().loading.is_some());
+    pump(&mut s, |e| matches!(e, Event::ModelLoaded { .. }));
+    assert!(s.ui().loading.is_none());
+    assert!(s.ui().model.starts_with("imp v0"), "{}", s.ui().model);
+    assert!(s.ui().versions[1].detail.contains("loaded on"));
+
+    // The first Generate with it measures its time per variation.
+    s.generate(Some(JobOverrides {
+        steps: Some(4),
+        variations: Some(2),
+    }));
+    pump(&mut s, |e| {
+        matches!(e, Event::Done { .. } | Event::Failed { .. })
+    });
+    let detail = s.ui().versions[1].detail.clone();
+    assert!(detail.contains("s per variation (4 steps"), "{detail}");
+    let book = refrain_engine::catalog::TimingBook::open(data.path());
+    let created = refrain_engine::manifest::Manifest::load(&models.join("imp"))
+        .unwrap()
+        .created;
+    assert!(!book.needs(&models.join("imp"), &created));
+
+    // The host restores a project that pinned v1 after start-up.
+    *s.params.model_choice.lock().unwrap() = "v1".into();
+    s.sync_choice();
+    assert_eq!(s.ui().chosen, "v1");
+    pump(&mut s, |e| matches!(e, Event::ModelLoaded { .. }));
+    assert!(s.ui().model.starts_with("imp v1"), "{}", s.ui().model);
+
+    // A project pinned to a version that was deleted says so and does not generate.
+    s.use_version("gone".into());
+    assert!(s
+        .ui()
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("not installed")));
+    assert!(!s.ui().model_found);
+}
