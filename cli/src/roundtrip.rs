@@ -1,10 +1,11 @@
-//! `refrain roundtrip`: song → model-rate window → mel → Griffin-Lim → song rate, with metrics.
+//! `refrain roundtrip`: song → model-rate window → mel → vocoder → song rate, with metrics.
 use super::{model_dir, song};
 use anyhow::{Context, Result};
 use refrain_engine::audio::{self, Audio};
 use refrain_engine::model::Provider;
 use refrain_engine::pipeline::{self, PreparedSong};
 use refrain_engine::spectrogram::{self, AudioConfig, GriffinLim, MelTransform, Spectrum};
+use refrain_engine::vocoder;
 use std::path::PathBuf;
 
 /// Arguments of `refrain roundtrip`.
@@ -18,10 +19,14 @@ pub struct Args {
     /// Start of the window in seconds (default: the loudest window).
     #[arg(long)]
     offset: Option<f64>,
-    /// Griffin-Lim iterations (default: the config's).
+    /// Griffin-Lim iterations (default: the config's; the griffin-lim vocoder only).
     #[arg(long)]
     iters: Option<usize>,
-    /// Seed for Griffin-Lim's initial phases.
+    /// The vocoder (griffin-lim, pghi), or `all` for one WAV per vocoder
+    /// (`roundtrip-<name>.wav`) to compare by ear.
+    #[arg(long, default_value = vocoder::GRIFFIN_LIM)]
+    vocoder: String,
+    /// Seed for the vocoder's random initial phases.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Also pass the mel through this model version's autoencoder (encode → decode), to hear
@@ -62,28 +67,21 @@ pub fn run(args: &Args) -> Result<()> {
         None => mel.clone(),
     };
     let iters = args.iters.unwrap_or(config.griffin_lim_iters);
-    let rebuilt = transform.from_model(&decoded, GriffinLim::fast(iters, args.seed))?;
-    // The model range drops absolute level (ref = max); restore it from the analysis.
-    let gain = reference.sqrt();
-    let rebuilt: Vec<f32> = rebuilt.iter().map(|x| x * gain).collect();
-
-    let (mut x, mut y) = (Spectrum::default(), Spectrum::default());
-    transform.stft().forward(&window, &mut x);
-    transform.stft().forward(&rebuilt, &mut y);
-    let convergence = spectrogram::spectral_convergence(&x, &y);
-    let mel_back = transform.to_model(&rebuilt)?;
-    let mel_l1 = mean_abs_diff(&mel.data, &mel_back.data);
-
+    let names: Vec<&str> = if args.vocoder == "all" {
+        vocoder::NAMES.to_vec()
+    } else {
+        vec![args.vocoder.as_str()]
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let original_path = args.out.join("original.wav");
-    let roundtrip_path = args.out.join("roundtrip.wav");
-    for (path, samples) in [(&original_path, &window), (&roundtrip_path, &rebuilt)] {
+    let write = |path: &PathBuf, samples: &[f32]| -> Result<()> {
         let back = audio::resample(samples, config.sample_rate, song_rate)?;
         audio::write_wav(path, &Audio::from_mono(song_rate, back))?;
-    }
+        println!("wrote {}", path.display());
+        Ok(())
+    };
     println!(
-        "window: {:.2} s from {:.2} s of {} ({} Hz → {} Hz → {} Hz)",
+        "window: {:.2} s from {:.2} s of {} ({} Hz → {} Hz → {} Hz), through {through}",
         config.window_secs(),
         usage.offset_s,
         args.song.display(),
@@ -91,10 +89,38 @@ pub fn run(args: &Args) -> Result<()> {
         config.sample_rate,
         song_rate
     );
-    println!("through {through}, then Griffin-Lim: {iters} iterations (fast, momentum 0.99)");
-    println!("spectral convergence: {convergence:.4}   mel L1 (model range [-1,1]): {mel_l1:.4}");
-    println!("wrote {}", original_path.display());
-    println!("wrote {}", roundtrip_path.display());
+    write(&args.out.join("original.wav"), &window)?;
+    let mut x = Spectrum::default();
+    transform.stft().forward(&window, &mut x);
+    for name in names {
+        let rebuilt = if name == vocoder::GRIFFIN_LIM {
+            transform.from_model(&decoded, GriffinLim::fast(iters, args.seed))?
+        } else {
+            vocoder::by_name(name, &config)?.render(&decoded, args.seed)?
+        };
+        // The model range drops absolute level (ref = max); restore it from the analysis.
+        let gain = reference.sqrt();
+        let rebuilt: Vec<f32> = rebuilt.iter().map(|x| x * gain).collect();
+        let mut y = Spectrum::default();
+        transform.stft().forward(&rebuilt, &mut y);
+        let convergence = spectrogram::spectral_convergence(&x, &y);
+        let mel_back = transform.to_model(&rebuilt)?;
+        let mel_l1 = mean_abs_diff(&mel.data, &mel_back.data);
+        let detail = if name == vocoder::GRIFFIN_LIM {
+            format!(" ({iters} iterations, fast, momentum 0.99)")
+        } else {
+            String::new()
+        };
+        println!(
+            "{name}{detail}: spectral convergence {convergence:.4}   mel L1 (model range [-1,1]) {mel_l1:.4}"
+        );
+        let file = if args.vocoder == "all" {
+            format!("roundtrip-{name}.wav")
+        } else {
+            "roundtrip.wav".to_string()
+        };
+        write(&args.out.join(file), &rebuilt)?;
+    }
     Ok(())
 }
 

@@ -174,3 +174,46 @@ fn a_version_installed_in_the_data_dir_is_found_by_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn roundtrip_with_every_vocoder_writes_one_wav_each_and_names_an_unknown_one() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    let args = [
+        "roundtrip",
+        "examples/loop.wav",
+        "--vocoder",
+        "all",
+        "--out",
+        out_arg,
+    ];
+    let result = refrain(&args);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    for name in refrain_engine::vocoder::NAMES {
+        assert!(stdout.contains(name), "{stdout}");
+        let wav = out.path().join(format!("roundtrip-{name}.wav"));
+        let decoded = refrain_engine::audio::read_file(&wav).unwrap();
+        assert_eq!(decoded.sample_rate, 44_100, "{name}");
+        assert!(decoded.peak() > 0.01, "{name} is not silent");
+    }
+    let bad = refrain(&[
+        "roundtrip",
+        "examples/loop.wav",
+        "--vocoder",
+        "wavenet",
+        "--out",
+        out_arg,
+    ]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        stderr.contains("unknown vocoder `wavenet`") && stderr.contains("pghi"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -13,7 +13,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test               provision ONNX Runtime if missing, then fmt --check, clippy, cargo test
   demo               the main job on the bundled example, written to out/
-  bench dsp|generate|loop  benchmarks with ratios against their references (librosa, diffusers, the base model);
+  bench dsp|generate|loop|vocoder  benchmarks with ratios against their references (librosa, diffusers, the base model);
                      bench generate [base|latent-256] [--rebuild]: the shipped base and the published
                      latent model with random weights (built once into ~/.cache/refrain/bench-models)
   bench-env [--force]  venv with CPU-usable torch + diffusers for `bench generate` (~4.4 GB)

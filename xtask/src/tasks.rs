@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod published;
+mod vocoder_set;
 
 /// `engine::runtime::ENV_VAR`, spelled out because xtask links nothing of ours (docs/ARCHITECTURE.md §1).
 const ORT_ENV: &str = "REFRAIN_ORT_DYLIB";
@@ -168,7 +169,21 @@ pub fn bench(args: &[String]) -> Result<()> {
                 &ort_dir,
             )
         }
-        Some(other) => bail!("unknown benchmark `{other}` (available: dsp, generate, loop)"),
+        Some("vocoder") => {
+            let set = workspace::root().join("target/vocoder-set.tsv");
+            let files = vocoder_set::write(&set)?;
+            println!("{files} files in {}", set.display());
+            run_step_env(
+                "vocoder benchmark (reference: Griffin-Lim 32, same run, same mels)",
+                &cargo,
+                &["bench", "-p", "refrain-engine", "--bench", "vocoder"],
+                &ort_dir,
+                &[("REFRAIN_VOCODER_SET", set.as_os_str())],
+            )
+        }
+        Some(other) => {
+            bail!("unknown benchmark `{other}` (available: dsp, generate, loop, vocoder)")
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod mel;
 mod mel_inverse;
 mod metrics;
 mod pghi;
+mod quality;
 mod stft;
 
 pub use config::AudioConfig;
@@ -23,6 +24,7 @@ pub use mel::{Mel, MelTransform};
 pub use mel_inverse::MelInverse;
 pub use metrics::spectral_convergence;
 pub use pghi::{pghi_phase, PghiGeometry, DEFAULT_TOLERANCE as PGHI_TOLERANCE};
+pub use quality::{log_spectral_distance, Quality, QualityMeter, MR_RESOLUTIONS};
 pub use stft::{Spectrum, Stft};
 
 /// Why a spectrogram operation could not be done.

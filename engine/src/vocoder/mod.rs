@@ -9,7 +9,7 @@ mod griffin_lim;
 mod pghi;
 
 pub use griffin_lim::GriffinLimVocoder;
-pub use pghi::{PghiVocoder, PGHI_ITERS};
+pub use pghi::{PghiVocoder, PGHI_ITERS, PGHI_MOMENTUM};
 
 use crate::spectrogram::{AudioConfig, Mel, SpectrogramError};
 

@@ -10,23 +10,29 @@ use crate::spectrogram::{
 pub const PGHI_ITERS: usize = 16;
 /// Momentum of those iterations: lower than fast Griffin-Lim's 0.99, whose first steps would
 /// overshoot away from a phase that is already close.
-const PGHI_MOMENTUM: f32 = 0.5;
+pub const PGHI_MOMENTUM: f32 = 0.5;
 
 /// PGHI-initialised Griffin-Lim.
 pub struct PghiVocoder {
     transform: MelTransform,
     geometry: PghiGeometry,
     iters: usize,
+    momentum: f32,
 }
 
 impl PghiVocoder {
     /// Plans the STFT and filterbank for `config`, with [`PGHI_ITERS`] iterations.
     pub fn new(config: &AudioConfig) -> Result<Self, SpectrogramError> {
-        Self::with_iters(config, PGHI_ITERS)
+        Self::tuned(config, PGHI_ITERS, PGHI_MOMENTUM)
     }
 
-    /// The same with `iters` Griffin-Lim iterations after PGHI (0 = PGHI alone).
-    pub fn with_iters(config: &AudioConfig, iters: usize) -> Result<Self, SpectrogramError> {
+    /// The same with `iters` Griffin-Lim iterations of `momentum` after PGHI (0 iterations =
+    /// PGHI alone); the benchmark compares settings with it.
+    pub fn tuned(
+        config: &AudioConfig,
+        iters: usize,
+        momentum: f32,
+    ) -> Result<Self, SpectrogramError> {
         Ok(Self {
             transform: MelTransform::new(config)?,
             geometry: PghiGeometry {
@@ -35,6 +41,7 @@ impl PghiVocoder {
                 win_length: config.win_length,
             },
             iters,
+            momentum,
         })
     }
 }
@@ -51,7 +58,7 @@ impl Vocoder for PghiVocoder {
         let phases = pghi_phase(&magnitude, n_freqs, self.geometry, PGHI_TOLERANCE, seed);
         let settings = GriffinLim {
             iters: self.iters,
-            momentum: PGHI_MOMENTUM,
+            momentum: self.momentum,
             seed,
         };
         Ok(griffin_lim_from(
