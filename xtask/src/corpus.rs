@@ -19,6 +19,28 @@ pub fn corpus_dir() -> PathBuf {
     home.join(".cache/refrain/corpus")
 }
 
+/// Installs those of `packages` that are not installed yet, with apt-get.
+pub fn install_packages(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("installing {}", missing.join(" "));
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("running apt-get (install the packages yourself if you are not root)")?;
+    if !status.success() {
+        bail!(
+            "apt-get install {} failed; run `apt-get update` first or install them by hand",
+            missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
@@ -33,22 +55,7 @@ pub fn run(args: &[String]) -> Result<()> {
         [flag, n] if flag == "--synth" => n.clone(),
         _ => bail!("usage: cargo xtask corpus [--synth N]"),
     };
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
-    if !missing.is_empty() {
-        println!("installing {} (about 220 MB of music)", missing.join(" "));
-        let status = Command::new("apt-get")
-            .args(["install", "-y", "-qq"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .context("running apt-get (install the packages yourself if you are not root)")?;
-        if !status.success() {
-            bail!(
-                "apt-get install {} failed; run `apt-get update` first or install them by hand",
-                missing.join(" ")
-            );
-        }
-    }
+    install_packages(PACKAGES)?;
     let out = corpus_dir();
     let manifest_copy = workspace::root().join("models/corpus-manifest.json");
     let mut command = Command::new(workspace::cargo());

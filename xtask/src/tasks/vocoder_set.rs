@@ -3,7 +3,7 @@
 //! files, index 9, 19, …; `BuildOptions::heldout_every` in trainer/src/corpus/build.rs), all the
 //! music of a Debian package that is not in the corpus, and the repository's synth loop.
 //! Written as `family<TAB>path` lines for the engine's `vocoder` bench to read.
-use crate::corpus::PACKAGES;
+use crate::corpus::{install_packages, PACKAGES};
 use crate::workspace;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ const AUDIO_EXTENSIONS: &[&str] = &["ogg", "oga", "flac", "wav", "mp3"];
 pub fn write(out: &Path) -> Result<usize> {
     let mut packages: Vec<&str> = PACKAGES.to_vec();
     packages.push(EXTERNAL);
-    install_missing(&packages)?;
+    install_packages(&packages)?;
     let mut lines = Vec::new();
     for package in PACKAGES {
         let files = package_files(package)?;
@@ -45,28 +45,6 @@ pub fn write(out: &Path) -> Result<usize> {
     std::fs::write(out, lines.join("\n") + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(lines.len())
-}
-
-fn install_missing(packages: &[&str]) -> Result<()> {
-    let missing: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|p| package_files(p).is_err())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    println!("installing {}", missing.join(" "));
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-qq"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .context("running apt-get (install the packages yourself if you are not root)")?;
-    if !status.success() {
-        bail!("apt-get install {} failed", missing.join(" "));
-    }
-    Ok(())
 }
 
 /// The package's audio files (`dpkg -L`), sorted, as the corpus builder lists them.
