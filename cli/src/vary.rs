@@ -38,6 +38,9 @@ pub struct Common {
     /// Where to write clip-<seed>.wav and clip-<seed>.json.
     #[arg(long)]
     out: PathBuf,
+    /// Mel to audio: griffin-lim (default, see the README's Vocoders) or pghi.
+    #[arg(long, default_value = refrain_engine::vocoder::GRIFFIN_LIM)]
+    vocoder: String,
 }
 
 /// Arguments of `refrain vary`.
@@ -115,6 +118,7 @@ fn generate(
         model.provider()
     );
     let mut pipeline = Pipeline::new(model)?;
+    pipeline.set_vocoder(&common.vocoder)?;
     let seeds: Vec<u64> = (0..common.count as u64)
         .map(|i| common.seed.wrapping_add(i))
         .collect();
@@ -157,7 +161,11 @@ fn generate(
             &wav,
             &Audio::from_mono(clip.params.sample_rate, clip.audio.clone()),
         )?;
-        let sidecar = serde_json::json!({ "params": clip.params, "timings_s": timings });
+        let sidecar = serde_json::json!({
+            "params": clip.params,
+            "vocoder": pipeline.vocoder_name(),
+            "timings_s": timings,
+        });
         let json = stem.with_extension("json");
         std::fs::write(&json, serde_json::to_string_pretty(&sidecar)? + "\n")
             .with_context(|| format!("writing {}", json.display()))?;

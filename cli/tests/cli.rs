@@ -217,3 +217,41 @@ fn roundtrip_with_every_vocoder_writes_one_wav_each_and_names_an_unknown_one() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn vary_renders_with_the_chosen_vocoder_and_records_it() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    let base = [
+        "vary",
+        "examples/loop.wav",
+        "--model",
+        TINY,
+        "--steps",
+        "4",
+        "--count",
+        "1",
+        "--seed",
+        "5",
+        "--provider",
+        "cpu",
+        "--out",
+        out_arg,
+    ];
+    let run = |vocoder: &str| refrain(&[&base[..], &["--vocoder", vocoder]].concat());
+    let result = run("pghi");
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let json = std::fs::read_to_string(out.path().join("clip-5.json")).unwrap();
+    let sidecar: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(sidecar["vocoder"], "pghi");
+    let bad = run("wavenet");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && stderr.contains("unknown vocoder `wavenet`"),
+        "{stderr}"
+    );
+}

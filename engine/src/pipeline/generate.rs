@@ -61,6 +61,18 @@ impl Pipeline {
         })
     }
 
+    /// Renders with the vocoder called `name` from now on (see [`vocoder::NAMES`]); an unknown
+    /// name is an error and keeps the current one.
+    pub fn set_vocoder(&mut self, name: &str) -> Result<(), PipelineError> {
+        self.vocoder = vocoder::by_name(name, &self.model.manifest().audio)?;
+        Ok(())
+    }
+
+    /// The vocoder in use.
+    pub fn vocoder_name(&self) -> &'static str {
+        self.vocoder.name()
+    }
+
     /// Forgets the songs' encodings kept from earlier requests (the next request encodes its
     /// songs again; benchmarks time that path).
     pub fn clear_song_cache(&mut self) {
