@@ -127,8 +127,7 @@ impl State {
             }
             Event::Done { id, timings } => {
                 self.job_songs.remove(&id);
-                self.measure(id, &timings);
-                self.refresh_versions();
+                self.job_done(id, &timings);
                 self.ui().job = None;
                 self.status(format!("Done in {:.1} s", timings.total()));
             }

@@ -33,6 +33,10 @@ impl State {
     /// Lists the installed versions into the editor's state.
     pub(super) fn refresh_versions(&mut self) {
         let list = self.installed();
+        self.show_versions(&list);
+    }
+
+    fn show_versions(&mut self, list: &[InstalledVersion]) {
         let views = list.iter().map(|v| self.view(v)).collect();
         self.ui().versions = views;
     }
@@ -74,15 +78,18 @@ impl State {
     /// Applies the project's choice when it differs from what was applied (at start-up, after
     /// the editor chose, or after the host restored a project's state).
     pub(super) fn sync_choice(&mut self) {
-        let choice = self
-            .params
-            .model_choice
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default();
-        if self.applied_choice.as_deref() == Some(choice.as_str()) {
-            return;
-        }
+        // Runs every poll: compare under the lock, copy only when the choice changed.
+        let choice = {
+            let guard = self
+                .params
+                .model_choice
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if self.applied_choice.as_deref() == Some(guard.as_str()) {
+                return;
+            }
+            guard.clone()
+        };
         let first = self.applied_choice.is_none();
         self.applied_choice = Some(choice.clone());
         self.ui().chosen = choice.clone();
@@ -157,14 +164,19 @@ impl State {
         count.unet_steps = (p.steps as f64 * p.strength) as usize;
     }
 
-    /// A job finished: the loaded version's first measurement, kept for the version list (the
-    /// caller refreshes the list, which a fine-tune may also have changed meanwhile).
-    pub(super) fn measure(&mut self, job: u64, timings: &Timings) {
+    /// A job finished: the loaded version's first measurement is kept, then the version list is
+    /// shown again (with it, and with whatever a fine-tune installed meanwhile), from one listing.
+    pub(super) fn job_done(&mut self, job: u64, timings: &Timings) {
+        let list = self.installed();
+        self.measure(job, timings, &list);
+        self.show_versions(&list);
+    }
+
+    fn measure(&mut self, job: u64, timings: &Timings, list: &[InstalledVersion]) {
         let count = self.job_counts.remove(&job).unwrap_or_default();
-        let Some(loaded) = self.loaded.clone().filter(|_| count.clips > 0) else {
+        let Some(loaded) = self.loaded.as_ref().filter(|_| count.clips > 0) else {
             return;
         };
-        let list = self.installed();
         let (Some(v), Some(book)) = (
             list.iter().find(|v| v.dir == loaded.dir),
             self.timings.as_mut(),
