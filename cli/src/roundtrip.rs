@@ -5,7 +5,7 @@ use refrain_engine::audio::{self, Audio};
 use refrain_engine::model::Provider;
 use refrain_engine::pipeline::{self, PreparedSong};
 use refrain_engine::spectrogram::{self, AudioConfig, GriffinLim, MelTransform, Spectrum};
-use refrain_engine::vocoder;
+use refrain_engine::{locator, vocoder};
 use std::path::PathBuf;
 
 /// Arguments of `refrain roundtrip`.
@@ -22,9 +22,9 @@ pub struct Args {
     /// Griffin-Lim iterations (default: the config's; the griffin-lim vocoder only).
     #[arg(long)]
     iters: Option<usize>,
-    /// The vocoder (griffin-lim, pghi), or `all` for one WAV per vocoder
+    /// The vocoder (griffin-lim, pghi, neural), or `all` for one WAV per vocoder
     /// (`roundtrip-<name>.wav`) to compare by ear.
-    #[arg(long, default_value = vocoder::GRIFFIN_LIM)]
+    #[arg(long, default_value = vocoder::DEFAULT)]
     vocoder: String,
     /// Seed for the vocoder's random initial phases.
     #[arg(long, default_value_t = 0)]
@@ -69,8 +69,10 @@ pub fn run(args: &Args) -> Result<()> {
     let iters = args.iters.unwrap_or(config.griffin_lim_iters);
     let names: Vec<&str> = if args.vocoder == "all" {
         vocoder::NAMES.to_vec()
-    } else {
+    } else if vocoder::NAMES.contains(&args.vocoder.as_str()) {
         vec![args.vocoder.as_str()]
+    } else {
+        return Err(vocoder::VocoderError::Unknown(args.vocoder.clone()).into());
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -96,7 +98,15 @@ pub fn run(args: &Args) -> Result<()> {
         let rebuilt = if name == vocoder::GRIFFIN_LIM {
             transform.from_model(&decoded, GriffinLim::fast(iters, args.seed))?
         } else {
-            vocoder::by_name(name, &config)?.render(&decoded, args.seed)?
+            let (mut v, warning) = vocoder::resolve(name, &config, &locator::shipped_vocoder())?;
+            if let Some(warning) = warning {
+                eprintln!("warning: {warning}");
+                if args.vocoder == "all" {
+                    // Griffin-Lim has its own file already.
+                    continue;
+                }
+            }
+            v.render(&decoded, args.seed)?
         };
         // The model range drops absolute level (ref = max); restore it from the analysis.
         let gain = reference.sqrt();

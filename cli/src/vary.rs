@@ -38,9 +38,11 @@ pub struct Common {
     /// Where to write clip-<seed>.wav and clip-<seed>.json.
     #[arg(long)]
     out: PathBuf,
-    /// Mel to audio: griffin-lim (default, see the README's Vocoders) or pghi.
-    #[arg(long, default_value = refrain_engine::vocoder::GRIFFIN_LIM)]
-    vocoder: String,
+    /// Mel to audio: griffin-lim, pghi or neural (default: the model version's, see the
+    /// README's Vocoders). A neural vocoder that cannot load falls back to Griffin-Lim with a
+    /// warning.
+    #[arg(long)]
+    vocoder: Option<String>,
 }
 
 /// Arguments of `refrain vary`.
@@ -118,7 +120,12 @@ fn generate(
         model.provider()
     );
     let mut pipeline = Pipeline::new(model)?;
-    pipeline.set_vocoder(&common.vocoder)?;
+    if let Some(name) = &common.vocoder {
+        pipeline.set_vocoder(name)?;
+    }
+    if let Some(warning) = pipeline.vocoder_warning() {
+        eprintln!("warning: {warning}");
+    }
     let seeds: Vec<u64> = (0..common.count as u64)
         .map(|i| common.seed.wrapping_add(i))
         .collect();
@@ -130,6 +137,7 @@ fn generate(
         eta: common.eta,
         seeds,
         output_rate: rate,
+        vocoder: None,
     };
     let bar = ProgressBar::new(common.steps as u64);
     bar.set_style(

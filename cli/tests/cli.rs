@@ -116,7 +116,13 @@ fn roundtrip_through_a_model_reports_the_autoencoder_error() {
         "--out",
         out_arg,
     ];
-    let result = refrain(&args);
+    // The shipped neural vocoder, whatever the environment names: "all" must include it.
+    let result = Command::new(env!("CARGO_BIN_EXE_refrain"))
+        .args(args)
+        .current_dir(repo())
+        .env("REFRAIN_VOCODER_DIR", repo().join("models/vocoder"))
+        .output()
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
         result.status.success(),
@@ -187,7 +193,13 @@ fn roundtrip_with_every_vocoder_writes_one_wav_each_and_names_an_unknown_one() {
         "--out",
         out_arg,
     ];
-    let result = refrain(&args);
+    // The shipped neural vocoder, whatever the environment names: "all" must include it.
+    let result = Command::new(env!("CARGO_BIN_EXE_refrain"))
+        .args(args)
+        .current_dir(repo())
+        .env("REFRAIN_VOCODER_DIR", repo().join("models/vocoder"))
+        .output()
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
         result.status.success(),
@@ -254,4 +266,26 @@ fn vary_renders_with_the_chosen_vocoder_and_records_it() {
         !bad.status.success() && stderr.contains("unknown vocoder `wavenet`"),
         "{stderr}"
     );
+
+    // The neural vocoder's files missing: the clip still renders, with Griffin-Lim, and both
+    // the terminal and the sidecar say why.
+    let missing = out.path().join("no-vocoder-here");
+    let fallback = Command::new(env!("CARGO_BIN_EXE_refrain"))
+        .args([&base[..], &["--vocoder", "neural"]].concat())
+        .env("REFRAIN_VOCODER_DIR", &missing)
+        .current_dir(repo())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&fallback.stderr);
+    assert!(fallback.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: vocoder `neural` unavailable") && stderr.contains("Griffin-Lim"),
+        "{stderr}"
+    );
+    let json = std::fs::read_to_string(out.path().join("clip-5.json")).unwrap();
+    let sidecar: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(sidecar["params"]["vocoder"], "griffin-lim");
+    assert!(sidecar["params"]["vocoder_warning"]
+        .as_str()
+        .is_some_and(|w| w.contains("neural")));
 }

@@ -154,6 +154,7 @@ fn main() {
         eta: 0.0,
         seeds: vec![7],
         output_rate: 44_100,
+        vocoder: None,
     };
     let mut measured = Vec::new();
     for detail in [0.0, DEFAULT_DETAIL] {

@@ -7,8 +7,13 @@
 //! `REFRAIN_VOCODER_SET` naming the list. Target (issue 13): ≥ 30 % lower multi-resolution STFT
 //! distance than Griffin-Lim 32 at no more than its time, and worse on no family.
 use refrain_engine::audio::{read_file, resample};
-use refrain_engine::spectrogram::{AudioConfig, MelTransform, Quality, QualityMeter};
-use refrain_engine::vocoder::{self, PghiVocoder, Vocoder, GRIFFIN_LIM, PGHI, PGHI_MOMENTUM};
+use refrain_engine::spectrogram::{
+    griffin_lim_from, pghi_phase, AudioConfig, GriffinLim, MelTransform, PghiGeometry, Quality,
+    QualityMeter, Spectrum, Stft, PGHI_TOLERANCE,
+};
+use refrain_engine::vocoder::{
+    self, PghiVocoder, Vocoder, GRIFFIN_LIM, NEURAL, PGHI, PGHI_ITERS, PGHI_MOMENTUM,
+};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -23,13 +28,44 @@ struct Row {
 }
 
 fn rows(config: &AudioConfig) -> Vec<Row> {
+    let default = |name: &str| {
+        if name == vocoder::DEFAULT {
+            " (default)"
+        } else {
+            ""
+        }
+    };
     let mut rows = vec![
         row(
-            &format!("{GRIFFIN_LIM} 32 (reference)"),
+            &format!("{GRIFFIN_LIM} 32 (reference){}", default(GRIFFIN_LIM)),
             vocoder::by_name(GRIFFIN_LIM, config),
         ),
-        row(&format!("{PGHI} (default)"), vocoder::by_name(PGHI, config)),
+        row(
+            &format!("{PGHI}{}", default(PGHI)),
+            vocoder::by_name(PGHI, config),
+        ),
     ];
+    // The neural vocoder from models/vocoder (or $REFRAIN_VOCODER_DIR, to compare a checkpoint).
+    let dir = refrain_engine::locator::shipped_vocoder();
+    match vocoder::NeuralVocoder::load(&dir, config) {
+        Ok(v) => {
+            let iters = v.spec().phase_iters;
+            rows.push(row(
+                &format!("{NEURAL} (PGHI + {iters} it){}", default(NEURAL)),
+                Ok(Box::new(v)),
+            ));
+            for iters in [0, 4, 32] {
+                if let Ok(mut v) = vocoder::NeuralVocoder::load(&dir, config) {
+                    v.set_phase_iters(iters);
+                    rows.push(row(
+                        &format!("{NEURAL} (PGHI + {iters} it)"),
+                        Ok(Box::new(v)),
+                    ));
+                }
+            }
+        }
+        Err(e) => println!("{NEURAL}: not measured ({e})"),
+    }
     for (iters, momentum) in [
         (0, 0.0),
         (8, PGHI_MOMENTUM),
@@ -139,6 +175,8 @@ fn main() {
     let n_rows = rows.len();
     // family → row → tally; "all" gathers every window.
     let mut tallies: BTreeMap<String, Vec<Tally>> = BTreeMap::new();
+    let mut oracles: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut stft = Stft::new(&config).expect("default config");
     let started = Instant::now();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Some((family, path)) = line.split_once('\t') else {
@@ -146,6 +184,11 @@ fn main() {
         };
         for (w, window) in windows(path, &config).into_iter().enumerate() {
             let mel = transform.to_model(&window).expect("window mel");
+            // The ceiling of every vocoder that predicts only the magnitude: the true one.
+            let q = meter.measure(&window, &oracle(&window, &config, &mut stft, 1 + w as u64));
+            for key in [family.to_string(), "all families".to_string()] {
+                oracles.entry(key).or_default().add(q, 0.0);
+            }
             for (r, row) in rows.iter_mut().enumerate() {
                 let t = Instant::now();
                 let audio = row.vocoder.render(&mel, 1 + w as u64).expect("render");
@@ -185,5 +228,72 @@ fn main() {
                 t.median_ms() / reference_ms
             );
         }
+        if let Some(o) = oracles.get(family) {
+            let q = o.mean();
+            println!(
+                "| (ceiling: true magnitude, PGHI + {PGHI_ITERS} it) | {:.4} | {:.2} | {:.4} | {:.2}× | {:.3} | – | – |",
+                q.spectral_convergence,
+                q.log_spectral_distance,
+                q.multi_resolution,
+                q.multi_resolution / reference.multi_resolution,
+                q.onset_correlation
+            );
+        }
     }
+    verdict(&rows, &tallies);
+}
+
+/// Issue 13's target for each vocoder: ≥ 30 % lower MR-STFT distance than Griffin-Lim 32 over
+/// all windows, at no more than its median time, and worse on no family.
+fn verdict(rows: &[Row], tallies: &BTreeMap<String, Vec<Tally>>) {
+    let Some(all) = tallies.get("all families") else {
+        return;
+    };
+    println!(
+        "
+target (≥ 30 % lower MR-STFT than GL32, no slower, worse on no family):"
+    );
+    for (r, row) in rows.iter().enumerate().skip(1) {
+        let ratio = all[r].mean().multi_resolution / all[0].mean().multi_resolution;
+        let time = all[r].median_ms() / all[0].median_ms();
+        let worse: Vec<&str> = tallies
+            .iter()
+            .filter(|(f, t)| {
+                f.as_str() != "all families"
+                    && t[r].mean().multi_resolution > t[0].mean().multi_resolution
+            })
+            .map(|(f, _)| f.as_str())
+            .collect();
+        let met = ratio <= 0.7 && time <= 1.0 && worse.is_empty();
+        println!(
+            "  {}: MR-STFT {ratio:.2}×, time {time:.2}×, worse on {} → {}",
+            row.label,
+            if worse.is_empty() {
+                "none".to_string()
+            } else {
+                worse.join(", ")
+            },
+            if met { "met" } else { "not met" }
+        );
+    }
+}
+
+/// The window rebuilt from its own STFT magnitude with PGHI phase and the PGHI vocoder's
+/// iterations: no vocoder that predicts the magnitude from the mel can do better than this.
+fn oracle(window: &[f32], config: &AudioConfig, stft: &mut Stft, seed: u64) -> Vec<f32> {
+    let mut spectrum = Spectrum::default();
+    stft.forward(window, &mut spectrum);
+    let magnitude: Vec<f32> = spectrum.data.iter().map(|c| c.norm()).collect();
+    let geometry = PghiGeometry {
+        n_fft: config.n_fft,
+        hop: config.hop_length,
+        win_length: config.win_length,
+    };
+    let phases = pghi_phase(&magnitude, config.n_freqs(), geometry, PGHI_TOLERANCE, seed);
+    let settings = GriffinLim {
+        iters: PGHI_ITERS,
+        momentum: PGHI_MOMENTUM,
+        seed,
+    };
+    griffin_lim_from(stft, &magnitude, &phases, window.len(), settings)
 }

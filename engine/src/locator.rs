@@ -144,6 +144,11 @@ pub fn publish_current(data_dir: &Path, version_dir_name: &str) -> Result<(), Ma
     write_atomic(&pointer, format!("{version_dir_name}\n").as_bytes())
 }
 
+/// Overrides where the neural vocoder is loaded from.
+pub const VOCODER_DIR_ENV: &str = "REFRAIN_VOCODER_DIR";
+/// The neural vocoder's directory under `models/`.
+pub const VOCODER_DIR: &str = "vocoder";
+
 /// The shipped base named by [`BASE_MODEL_ENV`], if set and not empty.
 pub fn base_from_env() -> Option<PathBuf> {
     non_empty_env(BASE_MODEL_ENV)
@@ -199,6 +204,31 @@ pub fn shipped_base(data_dir: Option<&Path>) -> PathBuf {
         .or_else(base_beside_exe)
         .or_else(base_in_bundle)
         .unwrap_or_else(|| Path::new(MODELS_DIR).join(BASE_DIR))
+}
+
+/// The neural vocoder's directory: `$REFRAIN_VOCODER_DIR`, else `models/vocoder` beside or above
+/// the running binary, else inside the plugin bundle, else `models/vocoder` under the working
+/// directory (which may not exist; loading says so and the vocoder falls back).
+pub fn shipped_vocoder() -> PathBuf {
+    let spec = |d: &PathBuf| d.join(crate::vocoder::neural::SPEC_FILE).is_file();
+    let beside_exe = || {
+        let exe = std::env::current_exe().ok()?;
+        let dir = exe.parent()?.to_path_buf();
+        dir.ancestors()
+            .map(|a| a.join(MODELS_DIR).join(VOCODER_DIR))
+            .find(spec)
+    };
+    let in_bundle = || {
+        let dir = crate::runtime::module_dir()?;
+        dir.ancestors()
+            .flat_map(|a| [a.to_path_buf(), a.join("Resources")])
+            .map(|a| a.join(MODELS_DIR).join(VOCODER_DIR))
+            .find(spec)
+    };
+    non_empty_env(VOCODER_DIR_ENV)
+        .or_else(beside_exe)
+        .or_else(in_bundle)
+        .unwrap_or_else(|| Path::new(MODELS_DIR).join(VOCODER_DIR))
 }
 
 /// The version directory to load when nothing is passed explicitly: `$REFRAIN_MODEL_DIR`, else

@@ -29,6 +29,7 @@ fn sample_manifest() -> Manifest {
         unet: UnetConfig { embedding_dim: 64 },
         files: BTreeMap::new(),
         batch_sizes: None,
+        vocoder: None,
         training: Some(serde_json::json!({"steps": 10, "final_loss": 0.25})),
     }
 }

@@ -35,6 +35,7 @@ fn request(songs: Vec<SongInput>, seeds: Vec<u64>) -> GenerateRequest {
         eta: 0.0,
         seeds,
         output_rate: 44_100,
+        vocoder: None,
     }
 }
 

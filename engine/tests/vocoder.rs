@@ -114,7 +114,8 @@ fn every_vocoder_renders_the_window_length_and_survives_silence_and_nan() {
     let config = AudioConfig::default();
     let mel = model_mel(&config);
     let expected = mel.frames * config.hop_length - 1;
-    for &name in vocoder::NAMES {
+    // The neural one needs its network: `shipped_neural_vocoder_*` and the trainer's tests.
+    for name in [vocoder::GRIFFIN_LIM, vocoder::PGHI] {
         let mut v = vocoder::by_name(name, &config).unwrap();
         assert_eq!(v.name(), name);
         let audio = v.render(&mel, 7).unwrap();
@@ -153,5 +154,114 @@ fn every_vocoder_renders_the_window_length_and_survives_silence_and_nan() {
     assert!(matches!(
         vocoder::by_name("hifi-gan", &config),
         Err(VocoderError::Unknown(n)) if n == "hifi-gan"
+    ));
+}
+
+#[test]
+fn a_missing_or_damaged_neural_vocoder_falls_back_to_griffin_lim_with_a_warning() {
+    let config = AudioConfig::default();
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere");
+    let (v, warning) = vocoder::resolve(vocoder::NEURAL, &config, &missing).unwrap();
+    assert_eq!(v.name(), vocoder::GRIFFIN_LIM);
+    let warning = warning.unwrap();
+    assert!(
+        warning.contains("neural") && warning.contains("Griffin-Lim"),
+        "{warning}"
+    );
+
+    // Not a spec at all.
+    let dir = tmp.path().join("garbage");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(vocoder::neural::SPEC_FILE), "{ not json").unwrap();
+    let (v, warning) = vocoder::resolve(vocoder::NEURAL, &config, &dir).unwrap();
+    assert_eq!(v.name(), vocoder::GRIFFIN_LIM);
+    assert!(warning.unwrap().contains("not a vocoder spec"));
+
+    // A spec whose network is cut short (a download or export killed halfway).
+    let spec = vocoder::NeuralSpec {
+        format_version: vocoder::neural::SPEC_FORMAT,
+        audio: config.clone(),
+        network: "vocoder.onnx".into(),
+        sha256: "00".repeat(32),
+        phase_iters: 4,
+        phase_momentum: 0.5,
+        magnitude_floor: 1e-5,
+        training: None,
+    };
+    std::fs::write(
+        dir.join(vocoder::neural::SPEC_FILE),
+        serde_json::to_string(&spec).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("vocoder.onnx"), b"ONNX, cut").unwrap();
+    let (v, warning) = vocoder::resolve(vocoder::NEURAL, &config, &dir).unwrap();
+    assert_eq!(v.name(), vocoder::GRIFFIN_LIM);
+    assert!(warning.unwrap().contains("damaged"));
+
+    // Hash right, bytes not a network: ONNX Runtime refuses it, the seam falls back.
+    let digest = refrain_engine::manifest::sha256_file(&dir.join("vocoder.onnx")).unwrap();
+    let spec = vocoder::NeuralSpec {
+        sha256: digest,
+        ..spec
+    };
+    std::fs::write(
+        dir.join(vocoder::neural::SPEC_FILE),
+        serde_json::to_string(&spec).unwrap(),
+    )
+    .unwrap();
+    let (v, warning) = vocoder::resolve(vocoder::NEURAL, &config, &dir).unwrap();
+    assert_eq!(v.name(), vocoder::GRIFFIN_LIM);
+    assert!(warning.is_some());
+
+    // A name no build knows (a manifest from a newer Refrain) falls back too; Griffin-Lim
+    // itself never needs to.
+    let (v, warning) = vocoder::resolve("hifi-gan", &config, &dir).unwrap();
+    assert_eq!(v.name(), vocoder::GRIFFIN_LIM);
+    assert!(warning.unwrap().contains("hifi-gan"));
+    let (_, warning) = vocoder::resolve(vocoder::GRIFFIN_LIM, &config, &dir).unwrap();
+    assert!(warning.is_none());
+}
+
+#[test]
+fn shipped_neural_vocoder_renders_music_quietly_silence_and_survives_nan() {
+    let config = AudioConfig::default();
+    let dir = refrain_engine::locator::shipped_vocoder();
+    if !dir.join(vocoder::neural::SPEC_FILE).is_file() {
+        eprintln!(
+            "SKIPPED: no neural vocoder at {} (models/vocoder is shipped in the repository)",
+            dir.display()
+        );
+        return;
+    }
+    let mut v = vocoder::by_name(vocoder::NEURAL, &config).unwrap();
+    let mel = model_mel(&config);
+    let audio = v.render(&mel, 7).unwrap();
+    assert_eq!(audio.len(), mel.frames * config.hop_length - 1);
+    assert!(audio.iter().all(|s| s.is_finite()));
+    assert_eq!(audio, v.render(&mel, 7).unwrap(), "reproducible");
+    let silent = Mel {
+        data: vec![-1.0; mel.data.len()],
+        ..mel.clone()
+    };
+    let quiet = v.render(&silent, 7).unwrap();
+    let loud = audio.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    let hush = quiet.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(
+        hush.is_finite() && hush < loud * 0.01,
+        "silence {hush} vs music {loud}"
+    );
+    let mut broken = mel.clone();
+    broken.data[100] = f32::NAN;
+    broken.data[2000] = f32::INFINITY;
+    assert!(v.render(&broken, 7).unwrap().iter().all(|s| s.is_finite()));
+    let wrong = Mel {
+        n_mels: 7,
+        data: vec![0.0; 7 * mel.frames],
+        ..mel.clone()
+    };
+    assert!(matches!(
+        v.render(&wrong, 7),
+        Err(VocoderError::Neural { .. })
     ));
 }

@@ -32,6 +32,7 @@ fn request(seeds: Vec<u64>, steps: usize) -> GenerateRequest {
         eta: 0.0,
         seeds,
         output_rate: 48_000,
+        vocoder: None,
     }
 }
 

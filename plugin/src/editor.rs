@@ -4,6 +4,7 @@
 //! It only reads shared state and sends commands: nothing here blocks on the engine.
 mod clips;
 mod versions;
+mod vocoder;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -95,6 +96,7 @@ impl NiceEguiApp for RefrainApp {
             ui.label(RichText::new(&state.model).weak());
         });
         self.model_row(ui, &state);
+        self.vocoder_row(ui, &state);
         if let Some(error) = &state.error {
             ui.colored_label(Color32::from_rgb(230, 90, 80), error);
         } else if !state.status.is_empty() {

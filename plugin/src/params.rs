@@ -95,6 +95,10 @@ pub struct RefrainParams {
     /// project keeps the sound it was made with after new fine-tunes land.
     #[persist = "model"]
     pub model_choice: Arc<Mutex<String>>,
+    /// The vocoder this project renders with (`refrain_engine::vocoder::NAMES`), or empty for
+    /// the model version's own; saved with the project like the model choice.
+    #[persist = "vocoder"]
+    pub vocoder_choice: Arc<Mutex<String>>,
 }
 
 impl Default for RefrainParams {
@@ -158,6 +162,7 @@ impl Default for RefrainParams {
             capture_unit: EnumParam::new("Capture unit", LengthUnit::Bars).non_automatable(),
             songs: Arc::new(Mutex::new(Vec::new())),
             model_choice: Arc::new(Mutex::new(String::new())),
+            vocoder_choice: Arc::new(Mutex::new(String::new())),
         }
     }
 }

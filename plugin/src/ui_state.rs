@@ -35,6 +35,8 @@ pub enum Command {
     UseVersion(String),
     /// Read the installed versions again (after an import or a fine-tune).
     RefreshVersions,
+    /// Render with this vocoder from now on (empty = the model version's own).
+    UseVocoder(String),
 }
 
 /// One installed model version as the editor lists it.
@@ -100,6 +102,8 @@ pub struct UiState {
     pub versions: Vec<VersionView>,
     /// The chosen version's key; empty = follow the latest.
     pub chosen: String,
+    /// The chosen vocoder; empty = the model version's own.
+    pub vocoder: String,
     /// The version being loaded in the background, while it loads.
     pub loading: Option<String>,
     /// Last informational message.

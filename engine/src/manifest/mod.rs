@@ -54,6 +54,11 @@ pub struct Manifest {
     /// Free-form training summary (corpus, steps, final loss, rating stats); not interpreted here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,
+    /// The vocoder this version renders with (one of [`crate::vocoder::NAMES`]); `None` =
+    /// [`crate::vocoder::DEFAULT`]. A name that cannot be loaded falls back to Griffin-Lim with
+    /// a warning rather than refusing the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocoder: Option<String>,
 }
 
 /// Latent tensor layout `[B, channels, height, width]` and the factor applied after encoding.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 /// Top-level keys a format-1 manifest may hold; anything else is most likely a typo.
-const KNOWN_KEYS: [&str; 12] = [
+const KNOWN_KEYS: [&str; 13] = [
     "format_version",
     "name",
     "version",
@@ -19,6 +19,7 @@ const KNOWN_KEYS: [&str; 12] = [
     "files",
     "batch_sizes",
     "training",
+    "vocoder",
 ];
 
 /// Parses the document, checks `format_version` before anything else (a future format may change
@@ -57,6 +58,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> 
         files: field(&obj, "files", path)?,
         batch_sizes: optional(&obj, "batch_sizes", path)?,
         training: optional(&obj, "training", path)?,
+        vocoder: optional(&obj, "vocoder", path)?,
     })
 }
 

@@ -42,6 +42,10 @@ pub struct Pipeline {
     sampler: Sampler,
     transform: MelTransform,
     vocoder: Box<dyn Vocoder>,
+    /// The vocoder asked for (the manifest's, or the last request's), even when it fell back.
+    wanted_vocoder: String,
+    /// Why the vocoder in use is not the one asked for.
+    vocoder_warning: Option<String>,
     /// Songs' encodings from earlier requests ([`SongCache`]).
     songs: SongCache,
 }
@@ -51,21 +55,55 @@ impl Pipeline {
     pub fn new(model: Model) -> Result<Self, PipelineError> {
         let sampler = Sampler::from_manifest(model.manifest())?;
         let transform = MelTransform::new(&model.manifest().audio)?;
-        let vocoder = vocoder::by_name(vocoder::GRIFFIN_LIM, &model.manifest().audio)?;
+        let wanted = model
+            .manifest()
+            .vocoder
+            .clone()
+            .unwrap_or_else(|| vocoder::DEFAULT.to_string());
+        let (vocoder, vocoder_warning) = vocoder::resolve(
+            &wanted,
+            &model.manifest().audio,
+            &crate::locator::shipped_vocoder(),
+        )?;
         Ok(Self {
             model,
             sampler,
             transform,
             vocoder,
+            wanted_vocoder: wanted,
+            vocoder_warning,
             songs: SongCache::default(),
         })
     }
 
-    /// Renders with the vocoder called `name` from now on (see [`vocoder::NAMES`]); an unknown
-    /// name is an error and keeps the current one.
-    pub fn set_vocoder(&mut self, name: &str) -> Result<(), PipelineError> {
-        self.vocoder = vocoder::by_name(name, &self.model.manifest().audio)?;
-        Ok(())
+    /// Renders with the vocoder called `name` from now on (see [`vocoder::NAMES`]). An unknown
+    /// name is an error and keeps the current one; a known one that cannot be loaded (the
+    /// neural network missing or damaged) falls back to Griffin-Lim and returns the warning.
+    pub fn set_vocoder(&mut self, name: &str) -> Result<Option<String>, PipelineError> {
+        if !vocoder::NAMES.contains(&name) {
+            return Err(vocoder::VocoderError::Unknown(name.to_string()).into());
+        }
+        let (v, warning) = vocoder::resolve(
+            name,
+            &self.model.manifest().audio,
+            &crate::locator::shipped_vocoder(),
+        )?;
+        self.vocoder = v;
+        self.wanted_vocoder = name.to_string();
+        self.vocoder_warning = warning.clone();
+        Ok(warning)
+    }
+
+    /// Why the vocoder in use is not the one asked for, when it is not.
+    pub fn vocoder_warning(&self) -> Option<&str> {
+        self.vocoder_warning.as_deref()
+    }
+
+    /// Load warnings of the model and of the vocoder (for the editor and the CLI).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut all = self.model.warnings().to_vec();
+        all.extend(self.vocoder_warning.clone());
+        all
     }
 
     /// The vocoder in use.
@@ -144,6 +182,12 @@ impl Pipeline {
         progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
     ) -> Result<(Vec<Clip>, Timings), PipelineError> {
         validate(request)?;
+        if let Some(name) = request.vocoder.as_deref() {
+            // Once per change: a fallen-back neural vocoder is not re-hashed every request.
+            if name != self.wanted_vocoder {
+                self.set_vocoder(name)?;
+            }
+        }
         let mut timings = Timings::default();
         let _ = progress(Progress::Encoding);
         let config = self.model.manifest().audio.clone();
@@ -247,6 +291,8 @@ impl Pipeline {
             sample_rate: request.output_rate,
             griffin_lim_iters: manifest.audio.griffin_lim_iters,
             is_baseline: false,
+            vocoder: self.vocoder.name().to_string(),
+            vocoder_warning: self.vocoder_warning.clone(),
         };
         let mut clips = Vec::with_capacity(k);
         for (i, (latent, &seed)) in sampled.into_iter().zip(&request.seeds).enumerate() {

@@ -33,6 +33,9 @@ pub struct GenerateRequest {
     pub seeds: Vec<u64>,
     /// Sample rate of the returned clips.
     pub output_rate: u32,
+    /// The vocoder to render with (one of [`crate::vocoder::NAMES`]); `None` = the version's
+    /// own (its manifest's, else [`crate::vocoder::DEFAULT`]).
+    pub vocoder: Option<String>,
 }
 
 /// How one song was used (the window actually chosen), recorded in each clip.
@@ -77,6 +80,16 @@ pub struct ClipParams {
     /// Made by the parent version for the blind A/B (stored, never shown to the producer).
     #[serde(default)]
     pub is_baseline: bool,
+    /// The vocoder that rendered it (older sidecars: Griffin-Lim, the only one then).
+    #[serde(default = "griffin_lim")]
+    pub vocoder: String,
+    /// Why it was not rendered with the vocoder asked for, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocoder_warning: Option<String>,
+}
+
+fn griffin_lim() -> String {
+    crate::vocoder::GRIFFIN_LIM.to_string()
 }
 
 /// A generated clip.

@@ -117,6 +117,12 @@ impl MelTransform {
         Ok(self.magnitude_from_frames(&frames_major))
     }
 
+    /// Uses `steps` NNLS refinement steps in the mel inversion from now on (the neural vocoder
+    /// corrects a cheaper inversion; 0 = the clipped pseudo-inverse).
+    pub fn set_inverse_steps(&mut self, steps: usize) {
+        self.inverse = Some(MelInverse::new(&self.filterbank).with_steps(steps));
+    }
+
     /// Linear STFT magnitude (frame-major) for a mel power spectrogram (librosa `mel_to_stft`).
     pub fn magnitude_from_power(&mut self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
         let frames_major = self.frame_major(mel)?;

@@ -15,7 +15,6 @@ pub const PGHI_MOMENTUM: f32 = 0.5;
 /// PGHI-initialised Griffin-Lim.
 pub struct PghiVocoder {
     transform: MelTransform,
-    geometry: PghiGeometry,
     iters: usize,
     momentum: f32,
 }
@@ -35,11 +34,6 @@ impl PghiVocoder {
     ) -> Result<Self, SpectrogramError> {
         Ok(Self {
             transform: MelTransform::new(config)?,
-            geometry: PghiGeometry {
-                n_fft: config.n_fft,
-                hop: config.hop_length,
-                win_length: config.win_length,
-            },
             iters,
             momentum,
         })
@@ -53,20 +47,36 @@ impl Vocoder for PghiVocoder {
 
     fn render(&mut self, mel: &Mel, seed: u64) -> Result<Vec<f32>, VocoderError> {
         let magnitude = self.transform.magnitude_from_model(mel)?;
-        let n_freqs = self.transform.config().n_freqs();
-        let length = (mel.frames * self.transform.config().hop_length).saturating_sub(1);
-        let phases = pghi_phase(&magnitude, n_freqs, self.geometry, PGHI_TOLERANCE, seed);
         let settings = GriffinLim {
             iters: self.iters,
             momentum: self.momentum,
             seed,
         };
-        Ok(griffin_lim_from(
-            self.transform.stft(),
+        Ok(phase_and_invert(
+            &mut self.transform,
             &magnitude,
-            &phases,
-            length,
+            mel.frames,
             settings,
         ))
     }
+}
+
+/// Audio for a frame-major `magnitude` of `frames` frames: PGHI phase, then `settings`'
+/// Griffin-Lim iterations (shared with the neural vocoder, which only changes the magnitude).
+pub(super) fn phase_and_invert(
+    transform: &mut MelTransform,
+    magnitude: &[f32],
+    frames: usize,
+    settings: GriffinLim,
+) -> Vec<f32> {
+    let config = transform.config();
+    let geometry = PghiGeometry {
+        n_fft: config.n_fft,
+        hop: config.hop_length,
+        win_length: config.win_length,
+    };
+    let n_freqs = config.n_freqs();
+    let length = (frames * config.hop_length).saturating_sub(1);
+    let phases = pghi_phase(magnitude, n_freqs, geometry, PGHI_TOLERANCE, settings.seed);
+    griffin_lim_from(transform.stft(), magnitude, &phases, length, settings)
 }

@@ -143,12 +143,13 @@ impl State {
     fn loaded_event(&self) -> Option<Event> {
         let loaded = self.loaded.as_ref()?;
         let m = loaded.current.model();
+        let warnings = loaded.current.warnings();
         Some(Event::ModelLoaded {
             dir: loaded.dir.clone(),
             name: m.manifest().name.clone(),
             version: m.manifest().version,
             provider: m.provider().to_string(),
-            warnings: m.warnings().to_vec(),
+            warnings,
         })
     }
 

@@ -66,6 +66,7 @@ impl State {
             eta: f64::from(p.eta.value()),
             seeds: (0..variations as u64).map(|i| base_seed + i).collect(),
             output_rate: self.sample_rate,
+            vocoder: self.requested_vocoder(),
         };
         let Some(worker) = self.worker.as_mut() else {
             self.error("The generator is not running (see the error above)");
@@ -129,7 +130,11 @@ impl State {
                 self.job_songs.remove(&id);
                 self.job_done(id, &timings);
                 self.ui().job = None;
-                self.status(format!("Done in {:.1} s", timings.total()));
+                let done = format!("Done in {:.1} s", timings.total());
+                match self.vocoder_warning.take() {
+                    Some(w) => self.status(format!("{done} — {w}")),
+                    None => self.status(done),
+                }
             }
             Event::Cancelled { id } => {
                 self.job_songs.remove(&id);
@@ -147,6 +152,10 @@ impl State {
     }
 
     fn clip(&mut self, job: u64, clip: Clip) {
+        if clip.params.vocoder_warning.is_some() {
+            self.vocoder_warning
+                .clone_from(&clip.params.vocoder_warning);
+        }
         let clip_id = match self.store_clip(job, &clip) {
             Ok(id) => id,
             Err(e) => {

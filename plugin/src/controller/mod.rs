@@ -17,6 +17,7 @@ pub mod test_hook;
 #[cfg(test)]
 mod tests;
 mod versions;
+mod vocoder;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -121,6 +122,8 @@ struct State {
     timings: Option<refrain_engine::catalog::TimingBook>,
     /// The version choice last applied (`None` before the first).
     applied_choice: Option<String>,
+    /// Why the last clip was not rendered with the vocoder asked for (shown when its job ends).
+    vocoder_warning: Option<String>,
     /// Clips and steps of running jobs.
     job_counts: HashMap<u64, versions::JobCount>,
     worker: Option<Worker>,
@@ -156,6 +159,7 @@ impl State {
             }
             self.poll_audio();
             self.sync_choice();
+            self.sync_vocoder();
             self.step_hook();
         }
     }
@@ -201,6 +205,7 @@ impl State {
             Command::Export(key) => self.export(key),
             Command::UseVersion(key) => self.use_version(key),
             Command::RefreshVersions => self.refresh_versions(),
+            Command::UseVocoder(name) => self.use_vocoder(name),
         }
     }
 

@@ -42,6 +42,7 @@ impl State {
             loaded: None,
             timings: None,
             applied_choice: None,
+            vocoder_warning: None,
             job_counts: HashMap::new(),
             worker: None,
             events: crossbeam_channel::never(),

@@ -130,3 +130,41 @@ fn the_editor_lists_chooses_and_measures_versions_without_blocking() {
         .is_some_and(|e| e.contains("not installed")));
     assert!(!s.ui().model_found);
 }
+
+#[test]
+fn the_vocoder_choice_is_saved_with_the_project_and_renders_the_clips() {
+    let data = tempfile::tempdir().unwrap();
+    install(
+        &data.path().join("models/base"),
+        "refrain-tiny-test",
+        0,
+        None,
+    );
+    let mut s = state(data.path());
+    assert_eq!(
+        s.requested_vocoder(),
+        None,
+        "a new project uses the version's own"
+    );
+
+    s.use_vocoder("pghi".into());
+    assert_eq!(*s.params.vocoder_choice.lock().unwrap(), "pghi");
+    assert_eq!(s.ui().vocoder, "pghi");
+    s.generate(Some(JobOverrides {
+        steps: Some(4),
+        variations: Some(1),
+    }));
+    pump(&mut s, |e| {
+        matches!(e, Event::Done { .. } | Event::Failed { .. })
+    });
+    assert_eq!(s.clips.len(), 1, "{:?}", s.ui().error);
+    assert_eq!(s.clips[0].params.vocoder, "pghi");
+
+    // A project saved with Griffin-Lim, restored by the host after start-up.
+    *s.params.vocoder_choice.lock().unwrap() = "griffin-lim".into();
+    s.sync_vocoder();
+    assert_eq!(s.ui().vocoder, "griffin-lim");
+    assert_eq!(s.requested_vocoder().as_deref(), Some("griffin-lim"));
+    s.use_vocoder(String::new());
+    assert_eq!(s.requested_vocoder(), None);
+}

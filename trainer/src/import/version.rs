@@ -221,6 +221,7 @@ pub fn write_version(
         unet: ManifestUnet { embedding_dim },
         files: Default::default(),
         batch_sizes,
+        vocoder: None,
         training: Some(json!({
             "import": {
                 "source": provenance.source,

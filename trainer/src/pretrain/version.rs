@@ -181,6 +181,7 @@ fn write_networks(
         },
         files: Default::default(),
         batch_sizes,
+        vocoder: None,
         training: Some(training),
     };
     manifest

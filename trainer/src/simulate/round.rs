@@ -95,6 +95,7 @@ fn make(
         eta: 0.0,
         seeds: vec![r.seed],
         output_rate: config.sample_rate,
+        vocoder: None,
     };
     let (clips, _) = pipe.generate(&request, &mut |_| ControlFlow::Continue(()))?;
     let clip = clips
