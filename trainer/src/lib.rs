@@ -17,6 +17,7 @@ pub mod simulate;
 pub mod synth;
 pub mod training;
 pub mod versions;
+pub mod vocoder;
 
 /// What the trainer can do in this build, printed by `refrain-trainer status`.
 pub fn capabilities() -> &'static [&'static str] {

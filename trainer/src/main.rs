@@ -42,6 +42,8 @@ enum Command {
     Ingest(commands::session_archive::IngestArgs),
     /// Write the ratings since a date, with their clips and songs, as a session archive.
     ExportSession(commands::session_archive::ExportArgs),
+    /// Train or export the neural vocoder (mel → STFT magnitude) on the corpus packages' audio.
+    Vocoder(commands::vocoder::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         Command::Rollback(args) => commands::versions::rollback(&args)?,
         Command::Ingest(args) => commands::session_archive::ingest(&args)?,
         Command::ExportSession(args) => commands::session_archive::export(&args)?,
+        Command::Vocoder(args) => commands::vocoder::run(&args)?,
     }
     Ok(())
 }

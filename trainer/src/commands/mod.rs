@@ -13,4 +13,5 @@ pub mod since;
 pub mod status;
 pub mod train;
 pub mod versions;
+pub mod vocoder;
 pub mod watch;

@@ -197,11 +197,28 @@ where
     O: burn_onnx::export::ExportOutput,
     F: Fn(&M, I) -> O,
 {
+    let ranks = input_ranks(io.0.len());
+    export_ranked(network, module, io, &ranks, fixed_batch, input, forward)
+}
+
+/// [`export_one`] with the inputs' ranks given (every input has a batch axis 0).
+pub(crate) fn export_ranked<M, I, O, F>(
+    network: &'static str,
+    module: &M,
+    io: (&[&str], &[&str]),
+    ranks: &[usize],
+    fixed_batch: usize,
+    input: impl Fn(usize) -> I,
+    forward: F,
+) -> Result<Exported, ExportFailure>
+where
+    M: Module,
+    I: burn_onnx::export::ExportInput,
+    O: burn_onnx::export::ExportOutput,
+    F: Fn(&M, I) -> O,
+{
     let exporter = OnnxExporter::new();
-    let specs: Vec<InputSpec> = input_ranks(io.0.len())
-        .iter()
-        .map(|&r| batch_spec(r))
-        .collect();
+    let specs: Vec<InputSpec> = ranks.iter().map(|&r| batch_spec(r)).collect();
     let (model, batch, dynamic_refused) =
         match exporter.export_dynamic(module, input(1), input(2), &specs, &forward) {
             Ok(model) => (model, Batch::Dynamic, None),

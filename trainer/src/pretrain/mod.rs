@@ -19,7 +19,8 @@ pub mod version;
 pub use autoencoder::Autoencoder;
 pub use latents::{LatentCache, LATENTS_FILE};
 pub use state::{
-    checkpoint_dir, read_loss_log, CorpusSummary, LossRecord, TrainState, LOSS_LOG, STATE_FILE,
+    append_loss, checkpoint_dir, commit, load_module, load_optimizer, read_loss_log, save_module,
+    save_optimizer, truncate_loss_log, CorpusSummary, LossRecord, TrainState, LOSS_LOG, STATE_FILE,
 };
 
 use crate::corpus::CorpusError;

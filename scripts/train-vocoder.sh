@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Train the neural vocoder (issue 13; trainer/src/vocoder) on the corpus packages' audio, then
+# export it to models/vocoder. Runs with --resume, so rerunning continues from the last
+# checkpoint; raise STEPS to train longer (the cosine schedule stretches to the new total).
+#
+#   nohup setsid scripts/train-vocoder.sh > ~/.cache/refrain/vocoder/train.log 2>&1 &
+#
+# Env: OUT (checkpoint dir), STEPS, LR, BACKEND (cpu|cuda; cuda also builds with --features
+# cuda), EXPORT (the directory to export to; empty = do not export).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$HOME/.cache/refrain/vocoder/run}
+STEPS=${STEPS:-2500}
+LR=${LR:-1e-3}
+BACKEND=${BACKEND:-cpu}
+EXPORT=${EXPORT-models/vocoder}
+FEATURES=()
+[ "$BACKEND" = cuda ] && FEATURES=(--features cuda)
+mkdir -p "$OUT/bin"
+# A private copy of the release binary: rebuilding the workspace while training runs never
+# swaps the program under it.
+cargo build -q --release -p refrain-trainer "${FEATURES[@]}"
+cp target/release/refrain-trainer "$OUT/bin/refrain-trainer.tmp"
+mv -f "$OUT/bin/refrain-trainer.tmp" "$OUT/bin/refrain-trainer"
+echo "== $(date -u +%FT%TZ) vocoder train to $STEPS steps"
+RUST_LOG=${RUST_LOG:-warn,refrain_trainer=info} "$OUT/bin/refrain-trainer" vocoder train \
+    --resume --out "$OUT" --steps "$STEPS" --lr "$LR" --backend "$BACKEND" \
+    --eval-every 250 --checkpoint-every 200
+if [ -n "$EXPORT" ]; then
+    "$OUT/bin/refrain-trainer" vocoder export --checkpoint "$OUT" --to "$EXPORT"
+fi

@@ -1,0 +1,209 @@
+//! The neural vocoder end to end at a tiny size: pairs from known audio, a short training run
+//! that lowers the held-out loss and resumes, export, burn vs ONNX Runtime parity through the
+//! engine's `NeuralVocoder`, and the fallbacks for a damaged or half-written export.
+//!
+//! Needs the ONNX Runtime library (`cargo xtask ort`), like the other parity tests.
+use burn::tensor::Device;
+use refrain_engine::spectrogram::{AudioConfig, Mel, MelTransform};
+use refrain_engine::vocoder::{self, neural::SPEC_FILE, NeuralVocoder, Vocoder};
+use refrain_trainer::vocoder::{
+    export_dir, latest_checkpoint, load_net, train, Pairs, VocoderConfig, VocoderTrainOptions,
+};
+
+fn audio_config() -> AudioConfig {
+    AudioConfig {
+        sample_rate: 8000,
+        n_fft: 256,
+        hop_length: 64,
+        win_length: 256,
+        n_mels: 32,
+        frames: 32,
+        fmin: 0.0,
+        fmax: 4000.0,
+        top_db: 80.0,
+        griffin_lim_iters: 8,
+    }
+}
+
+fn net_config(audio: &AudioConfig) -> VocoderConfig {
+    VocoderConfig {
+        n_mels: audio.n_mels,
+        n_freqs: audio.n_freqs(),
+        dim: 16,
+        inner: 32,
+        blocks: 2,
+        kernel: 7,
+    }
+}
+
+/// Seconds of notes: a sine per window whose pitch changes, with a decaying envelope.
+fn notes(config: &AudioConfig, seconds: f32, seed: f32) -> Vec<f32> {
+    let rate = config.sample_rate as f32;
+    let n = (seconds * rate) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / rate;
+            let note = (t * 4.0).floor();
+            let f = 200.0 + 150.0 * ((note * 1.7 + seed).sin().abs() * 8.0).floor();
+            let env = (-(t * 4.0).fract() * 3.0).exp();
+            0.4 * env * (2.0 * std::f32::consts::PI * f * t).sin()
+        })
+        .collect()
+}
+
+fn pairs(config: &AudioConfig, seed: f32) -> Pairs {
+    let mut transform = MelTransform::new(config).unwrap();
+    let mut pairs = Pairs::new(config);
+    let added = pairs
+        .add_audio(&notes(config, 6.0, seed), &mut transform)
+        .unwrap();
+    assert!(added >= 20, "only {added} windows");
+    pairs
+}
+
+#[test]
+fn trains_resumes_exports_and_matches_onnx_runtime() {
+    let audio = audio_config();
+    let (train_pairs, heldout) = (pairs(&audio, 0.0), pairs(&audio, 0.5));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut options = VocoderTrainOptions::new(out.clone(), 30);
+    options.config = net_config(&audio);
+    options.batch = 4;
+    options.crop = 16;
+    options.lr = 3e-3;
+    options.warmup = 5;
+    options.eval_every = 10;
+    options.checkpoint_every = 10;
+    let first = train(
+        &options,
+        &audio,
+        &train_pairs,
+        &heldout,
+        vec!["notes".into()],
+    )
+    .unwrap();
+    let l1_30 = first.state.heldout_l1.unwrap();
+    options.steps = 60;
+    options.resume = true;
+    let second = train(&options, &audio, &train_pairs, &heldout, vec![]).unwrap();
+    assert_eq!(second.state.step, 60);
+    assert_eq!(second.state.sources, ["notes"], "resumed, not restarted");
+    let l1_60 = second.state.heldout_l1.unwrap();
+    assert!(l1_60 < l1_30, "held-out L1 {l1_30} → {l1_60}");
+
+    let (ckpt, state) = latest_checkpoint(&out).unwrap();
+    let device = Device::default();
+    let net = load_net(&ckpt, &state, &device).unwrap();
+    let dir = tmp.path().join("vocoder");
+    let spec = export_dir(&net, &state, Some(4), "card", &dir).unwrap();
+    assert_eq!(spec.audio, audio);
+    assert_eq!(spec.phase_iters, 4);
+
+    // burn and ONNX Runtime predict the same magnitudes.
+    let w = heldout.windows(&[3], &device);
+    let mel_t = w.mel.clone();
+    let burn: Vec<f32> = net
+        .forward(w.mel, w.base)
+        .exp()
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let mel = Mel {
+        n_mels: audio.n_mels,
+        frames: audio.frames,
+        data: mel_t.to_data().try_to_vec::<f32>().unwrap(),
+    };
+    let mut neural = NeuralVocoder::load(&dir, &audio).unwrap();
+    let ort = neural.magnitude(&mel).unwrap();
+    let (n_freqs, frames) = (audio.n_freqs(), audio.frames);
+    let mut worst = 0.0f32;
+    for k in 0..n_freqs {
+        for t in 0..frames {
+            let (a, b) = (burn[k * frames + t], ort[t * n_freqs + k]);
+            worst = worst.max((a - b).abs() / a.abs().max(1e-6));
+        }
+    }
+    assert!(worst < 1e-3, "relative burn/ort difference {worst}");
+
+    // Renders the window length, finite, reproducible; silence and NaN are survived.
+    let expected = frames * audio.hop_length - 1;
+    let clip = neural.render(&mel, 1).unwrap();
+    assert_eq!(clip.len(), expected);
+    assert!(clip.iter().all(|s| s.is_finite()));
+    assert_eq!(clip, neural.render(&mel, 1).unwrap());
+    let silent = Mel {
+        data: vec![-1.0; mel.data.len()],
+        ..mel.clone()
+    };
+    assert!(neural
+        .render(&silent, 1)
+        .unwrap()
+        .iter()
+        .all(|s| s.is_finite()));
+    let mut broken = mel.clone();
+    broken.data[5] = f32::NAN;
+    broken.data[9] = f32::NEG_INFINITY;
+    assert!(neural
+        .render(&broken, 1)
+        .unwrap()
+        .iter()
+        .all(|s| s.is_finite()));
+    let wrong = Mel {
+        frames: 8,
+        data: vec![0.0; audio.n_mels * 8],
+        ..mel.clone()
+    };
+    assert!(neural.render(&wrong, 1).is_err());
+
+    // Through the seam: loads cleanly, then falls back (with a warning naming the problem)
+    // once the network is damaged, or when a killed export left no spec.
+    let (v, warning) = vocoder::resolve(vocoder::NEURAL, &audio, &dir).unwrap();
+    assert_eq!((v.name(), warning), (vocoder::NEURAL, None));
+    let onnx = dir.join(&spec.network);
+    let mut bytes = std::fs::read(&onnx).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&onnx, &bytes).unwrap();
+    let (v, warning) = vocoder::resolve(vocoder::NEURAL, &audio, &dir).unwrap();
+    assert_eq!(v.name(), vocoder::GRIFFIN_LIM);
+    assert!(warning.unwrap().contains("damaged"));
+    std::fs::remove_file(dir.join(SPEC_FILE)).unwrap();
+    let (v, warning) = vocoder::resolve(vocoder::NEURAL, &audio, &dir).unwrap();
+    assert_eq!(v.name(), vocoder::GRIFFIN_LIM);
+    assert!(warning.unwrap().contains(SPEC_FILE));
+
+    // A network for another mel format is refused, not fed the wrong shape.
+    let other = AudioConfig {
+        n_mels: 64,
+        ..audio.clone()
+    };
+    export_dir(&net, &state, None, "card", &dir).unwrap();
+    assert!(NeuralVocoder::load(&dir, &other).is_err());
+}
+
+#[test]
+fn pairs_hold_level_free_targets() {
+    let audio = audio_config();
+    let mut transform = MelTransform::new(&audio).unwrap();
+    let signal = notes(&audio, 2.0, 0.0);
+    let quiet: Vec<f32> = signal.iter().map(|s| s * 0.1).collect();
+    let (mut loud, mut soft) = (Pairs::new(&audio), Pairs::new(&audio));
+    loud.add_audio(&signal, &mut transform).unwrap();
+    soft.add_audio(&quiet, &mut transform).unwrap();
+    assert_eq!(loud.len(), soft.len());
+    assert!(!loud.is_empty());
+    // The mel is relative to its window's maximum, and so is the target: the same music at
+    // −20 dB teaches the same mapping.
+    let worst = loud
+        .log_mags
+        .iter()
+        .zip(&soft.log_mags)
+        .filter(|(a, _)| **a > -8.0)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-2, "{worst}");
+    let silence = vec![0.0f32; 4 * audio.window_samples()];
+    let mut none = Pairs::new(&audio);
+    assert_eq!(none.add_audio(&silence, &mut transform).unwrap(), 0);
+}
