@@ -17,7 +17,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use refrain_engine::feedback::{
     ClipId, FeedbackError, FeedbackStore, NewRating, NewSong, RatingSink, Since, SongAudio, SongId,
-    CLIPS_DIR, DB_FILE, SCHEMA_VERSION,
+    Uid, CLIPS_DIR, DB_FILE, SCHEMA_VERSION,
 };
 use rusqlite::Connection;
 use support::feedback::{empty_store, generation, song, store_with_clip};
@@ -82,6 +82,33 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert!(db.is_file(), "the file must not be moved aside");
 }
 
+/// A store written by a build before v3 (no `request_uid`) is upgraded in place: its clips
+/// read back with no request (never paired by the DPO objective); new clips keep theirs.
+#[test]
+fn a_v2_store_gains_the_request_column_and_keeps_its_clips() {
+    let (dir, store, clip) = store_with_clip();
+    let before = store.generation(clip).unwrap();
+    drop(store);
+    let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(
+        "DROP INDEX generations_request; ALTER TABLE generations DROP COLUMN request_uid;
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let mut store = FeedbackStore::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let after = store.generation(clip).unwrap();
+    assert_eq!(after.request, None);
+    assert_eq!((after.uid, &after.latent), (before.uid, &before.latent));
+    let s = store.songs().unwrap()[0].id;
+    let mut g = generation(&[s], 8);
+    g.request = Some(Uid(42));
+    let new = store.add_generation(g).unwrap();
+    assert_eq!(store.generation(new).unwrap().request, Some(Uid(42)));
+}
+
 /// A store written by a build before v2 (no `detail` column) is upgraded in place: its clips
 /// keep everything and read back with no detail; new clips store theirs.
 #[test]
@@ -91,8 +118,11 @@ fn a_v1_store_gains_the_detail_column_and_keeps_its_clips() {
     assert_eq!(before.detail, 0.25);
     drop(store);
     let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch("ALTER TABLE generations DROP COLUMN detail; PRAGMA user_version = 1;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP INDEX generations_request; ALTER TABLE generations DROP COLUMN request_uid;
+         ALTER TABLE generations DROP COLUMN detail; PRAGMA user_version = 1;",
+    )
+    .unwrap();
     drop(conn);
 
     let mut store = FeedbackStore::open(dir.path()).unwrap();

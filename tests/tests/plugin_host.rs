@@ -115,6 +115,10 @@ fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocati
     assert_eq!(generations.len(), 1);
     assert!(generations[0].wav_path.is_file());
     assert_eq!(generations[0].sample_rate, 48_000);
+    assert!(
+        generations[0].request.is_some(),
+        "a clip is stored under its Generate's request (the DPO objective pairs by it)"
+    );
     let ratings = store.ratings_since(Since::All).unwrap();
     assert_eq!(ratings.len(), 1);
     let r = &ratings[0];

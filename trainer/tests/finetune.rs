@@ -1,21 +1,16 @@
 //! Fine-tuning end to end on a tiny, randomly initialised version: selection feeds the pool,
 //! the UNet learns the pool, the new version is published and loads, the guard refuses a
 //! forgetting run, and a trainer killed during export never leaves `current` broken.
-use burn::tensor::Device;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use refrain_engine::ddim::NoiseSchedule;
-use refrain_engine::feedback::{
-    ClipId, FeedbackStore, NewGeneration, NewRating, NewSong, SongAudio, SongId,
-};
+use refrain_engine::feedback::{ClipId, FeedbackStore, NewRating, NewSong, SongAudio, SongId};
 use refrain_engine::locator;
 use refrain_engine::manifest::{Manifest, MANIFEST_FILE};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_trainer::finetune::{
-    load_unet, lock_data_dir, pending_ratings, train_next_version, FinetuneError, FinetuneOptions,
-    FitParams, EXPORT_PAUSE_ENV,
+    lock_data_dir, pending_ratings, train_next_version, FinetuneError, FinetuneOptions, FitParams,
+    EXPORT_PAUSE_ENV,
 };
-use refrain_trainer::training::diffusion::{noise_batch, spread_timesteps};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -59,22 +54,7 @@ fn world() -> World {
     let a = song(&mut store, 1);
     let b = song(&mut store, 2);
     let clip = |store: &mut FeedbackStore, s: SongId, seed| {
-        store
-            .add_generation(NewGeneration {
-                song_ids: vec![s],
-                weights: vec![1.0],
-                seed,
-                strength: 0.5,
-                steps: 10,
-                eta: 0.0,
-                detail: 0.0,
-                model_version: 0,
-                is_baseline: false,
-                audio: vec![0.0; 2205],
-                sample_rate: 22050,
-                latent: normal(1000 + seed, LEN),
-            })
-            .unwrap()
+        support::one_song_clip(store, s, seed, normal(1000 + seed, LEN), None, false)
     };
     let liked = vec![clip(&mut store, a, 1), clip(&mut store, b, 2)];
     for &c in &liked {
@@ -110,28 +90,9 @@ fn options(w: &World) -> FinetuneOptions {
         // A random network's held-out loss is meaningless; the guard is tested on its own.
         guard_tolerance: 100.0,
         prior_share: 0.0,
+        beta: refrain_trainer::finetune::DEFAULT_BETA,
     };
     o
-}
-
-/// ε-MSE of a version's UNet on `latents` at fixed timesteps and noise.
-fn eps_loss(dir: &Path, latents: &[Vec<f32>]) -> f32 {
-    let m = Manifest::load(dir).unwrap();
-    let device = Device::flex();
-    let (unet, _, _) = load_unet(dir, &m, &device).unwrap();
-    let schedule = NoiseSchedule::from_config(&m.schedule).unwrap();
-    let n = 16;
-    let x0: Vec<f32> = (0..n)
-        .flat_map(|i| latents[i % latents.len()].clone())
-        .collect();
-    let ts = spread_timesteps(n, schedule.num_train_timesteps());
-    let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let noised = noise_batch(&schedule, &x0, LEN, &ts, 16, &mut rng).unwrap();
-    let (s, t, e) = noised.tensors([2, 8, 8], 16, &device);
-    (unet.forward(s, t) - e)
-        .powi_scalar(2)
-        .mean()
-        .into_scalar::<f32>()
 }
 
 #[test]
@@ -168,8 +129,8 @@ fn a_round_selects_learns_publishes_and_guards() {
 
     // It learned the pool: lower ε-loss on the liked latents than the parent.
     let (before, after) = (
-        eps_loss(&w.base, &pool_latents),
-        eps_loss(&v1, &pool_latents),
+        support::eps_loss(&w.base, &pool_latents),
+        support::eps_loss(&v1, &pool_latents),
     );
     assert!(after < before * 0.9, "pool ε-loss {before} → {after}");
 
@@ -219,7 +180,10 @@ fn prior_preservation_mixes_the_songs_into_the_batches() {
         let expected = if share > 0.0 { 2 } else { 0 };
         assert_eq!(report.fit.prior_latents, expected, "share {share}");
         let v1 = locator::current_version_dir(&w.data, &w.base);
-        (eps_loss(&w.base, &songs), eps_loss(&v1, &songs))
+        (
+            support::eps_loss(&w.base, &songs),
+            support::eps_loss(&v1, &songs),
+        )
     };
     let (base, pool_only) = song_loss(0.0);
     let (_, with_prior) = song_loss(0.5);

@@ -317,7 +317,7 @@ fn names_that_would_clash_with_the_data_dir_are_refused() {
 
 #[test]
 fn an_imported_version_fine_tunes_into_the_next_version_of_its_lineage() {
-    use refrain_engine::feedback::{FeedbackStore, NewGeneration, NewRating, NewSong, SongAudio};
+    use refrain_engine::feedback::{FeedbackStore, NewRating, NewSong, SongAudio};
     use refrain_trainer::finetune::{train_next_version, FinetuneOptions, FitParams};
     let data = tempfile::tempdir().unwrap();
     let installed = import("latent-tiny", data.path(), "tiny").expect("imports");
@@ -339,22 +339,7 @@ fn an_imported_version_fine_tunes_into_the_next_version_of_its_lineage() {
                 latent: latent(seed),
             })
             .unwrap();
-        let clip = store
-            .add_generation(NewGeneration {
-                song_ids: vec![song],
-                weights: vec![1.0],
-                seed,
-                strength: 0.5,
-                steps: 10,
-                eta: 0.0,
-                detail: 0.0,
-                model_version: 0,
-                is_baseline: false,
-                audio: vec![0.0; 2205],
-                sample_rate: 22050,
-                latent: latent(100 + seed),
-            })
-            .unwrap();
+        let clip = support::one_song_clip(&mut store, song, seed, latent(100 + seed), None, false);
         store
             .add_rating(&NewRating::new(clip, true, Some(5), 6000, 6000, "me"))
             .unwrap();
@@ -370,6 +355,7 @@ fn an_imported_version_fine_tunes_into_the_next_version_of_its_lineage() {
         // Random weights: the held-out loss means nothing here; the guard has its own tests.
         guard_tolerance: 100.0,
         prior_share: 0.0,
+        beta: refrain_trainer::finetune::DEFAULT_BETA,
     };
     let report = train_next_version(&options).expect("fine-tunes the imported UNet");
     assert_eq!(report.parent, 0);

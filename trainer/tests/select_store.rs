@@ -38,6 +38,7 @@ fn clip(store: &mut FeedbackStore, songs: &[(SongId, f32)], baseline: bool) -> C
             audio: vec![0.0; 220],
             sample_rate: 22_050,
             latent: vec![0.5; 4],
+            request: None,
         })
         .unwrap()
 }

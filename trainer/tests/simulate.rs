@@ -1,7 +1,7 @@
 //! The simulated learning loop, short: a tiny initialised model, 2 iterations of a few ratings,
 //! the full rules and the no-selection ablation. The full-size run is `cargo xtask bench loop`.
 use refrain_engine::feedback::{FeedbackStore, Since};
-use refrain_trainer::finetune::FitParams;
+use refrain_trainer::finetune::{FitParams, Objective};
 use refrain_trainer::simulate::round::Generation;
 use refrain_trainer::simulate::{run_arm, Arm, SimOptions};
 use std::collections::HashMap;
@@ -36,7 +36,9 @@ fn options(dir: &std::path::Path) -> SimOptions {
             guard_every: 2,
             guard_tolerance: 100.0,
             prior_share: 0.0,
+            beta: refrain_trainer::finetune::DEFAULT_BETA,
         },
+        objective: Objective::Weighted,
         arms: vec![Arm::Full, Arm::NoSelection],
         seed: 5,
         threads: 1,

@@ -177,6 +177,7 @@ fn fill_store(dir: &Path) {
         audio: (0..441).map(|i| (i as f32 * 0.01).cos() * 0.25).collect(),
         sample_rate: 22_050,
         latent: (0..16).map(|i| (i as f32 + seed as f32) * 0.125).collect(),
+        request: None,
     };
     let c1 = store.add_generation(clip(vec![s1], 1)).unwrap();
     let c2 = store.add_generation(clip(vec![s1, s2], 2)).unwrap();

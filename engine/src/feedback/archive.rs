@@ -110,6 +110,7 @@ impl FeedbackStore {
                 detail: f64::from(g.detail),
                 model_version: g.model_version,
                 is_baseline: g.is_baseline,
+                request: g.request,
                 sample_rate: g.sample_rate,
                 audio_blob: push(BlobSource::File(g.wav_path.clone())),
                 latent_blob: push(BlobSource::Bytes(latent_to_blob(&g.latent))),
@@ -232,6 +233,7 @@ impl FeedbackStore {
                     audio: Vec::new(),
                     sample_rate: g.sample_rate,
                     latent: blob_to_latent(&read_blob(g.latent_blob)?, "archive generations", "latent", 0)?,
+                    request: g.request,
                 };
                 let id = insert_generation(tx, g.uid, g.created_ms, &new, &clips::rel_path(&name))?;
                 clips_by_uid.insert(g.uid, id);

@@ -79,6 +79,9 @@ pub(crate) struct ArchGeneration {
     pub(crate) detail: f64,
     pub(crate) model_version: u32,
     pub(crate) is_baseline: bool,
+    /// Absent in archives written before the store kept it: those clips have no request.
+    #[serde(default)]
+    pub(crate) request: Option<Uid>,
     pub(crate) sample_rate: u32,
     pub(crate) audio_blob: usize,
     pub(crate) latent_blob: usize,
@@ -245,11 +248,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_clip_from_an_archive_written_before_detail_reads_as_none() {
+    fn a_clip_from_an_archive_written_before_detail_and_request_reads_as_none() {
         let old = r#"{"uid":"0123456789abcdef0123456789abcdef","created_ms":1,"song_uids":[],
             "weights":[],"seed":3,"strength":0.5,"steps":25,"eta":0.0,"model_version":0,
             "is_baseline":false,"sample_rate":44100,"audio_blob":0,"latent_blob":1}"#;
         let g: ArchGeneration = serde_json::from_str(old).unwrap();
-        assert_eq!((g.detail, g.steps), (0.0, 25));
+        assert_eq!((g.detail, g.steps, g.request), (0.0, 25, None));
     }
 }

@@ -41,6 +41,9 @@ pub struct NewGeneration {
     pub sample_rate: u32,
     /// The final (denoised) latent.
     pub latent: Vec<f32>,
+    /// The request it was made for: one uid for every clip of one Generate, blind twins
+    /// included (`None`: not known, e.g. a clip from before the store kept it).
+    pub request: Option<Uid>,
 }
 
 /// A stored generated clip.
@@ -76,11 +79,13 @@ pub struct Generation {
     pub wav_path: PathBuf,
     /// The final latent.
     pub latent: Vec<f32>,
+    /// See [`NewGeneration::request`].
+    pub request: Option<Uid>,
 }
 
 /// Columns of `generations` in the order [`generation_from_row`] reads them.
 pub(crate) const GENERATION_COLUMNS: &str = "g.id, g.uid, g.created_ms, g.seed, g.strength, \
-     g.steps, g.eta, g.model_version, g.is_baseline, g.sample_rate, g.wav_path, g.latent, g.detail";
+     g.steps, g.eta, g.model_version, g.is_baseline, g.sample_rate, g.wav_path, g.latent, g.detail, g.request_uid";
 
 impl FeedbackStore {
     /// Stores a generated clip: its WAV under `clips/` (temp + rename), its row and its
@@ -182,8 +187,8 @@ pub(crate) fn insert_generation(
 ) -> Result<ClipId> {
     c.prepare_cached(
         "INSERT INTO generations (uid, created_ms, seed, strength, steps, eta, model_version,
-                                  is_baseline, sample_rate, wav_path, latent, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                  is_baseline, sample_rate, wav_path, latent, detail, request_uid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         uid,
@@ -197,7 +202,8 @@ pub(crate) fn insert_generation(
         g.sample_rate,
         wav_rel,
         latent_to_blob(&g.latent),
-        f64::from(g.detail)
+        f64::from(g.detail),
+        g.request
     ])?;
     let id = ClipId(c.last_insert_rowid());
     let mut stmt = c.prepare_cached(
@@ -257,6 +263,7 @@ pub(crate) fn generation_from_row(
         sample_rate: row.get(9)?,
         wav_path: data_dir.join(rel),
         latent: blob_to_latent(&blob, "generations", "latent", id)?,
+        request: row.get(13)?,
     })
 }
 

@@ -4,10 +4,19 @@
 //! migration that has shipped: add a new one, so every existing store upgrades the same way.
 
 /// The migrations, oldest first. `MIGRATIONS.len()` is the schema version this build writes.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The newest schema version this build understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// v3: the request each clip was made for (a client-made uid shared by the clips of one
+/// Generate, its blind baseline twins included), so the trainer can pair clips rated
+/// differently for the same conditioning (the DPO objective). Clips stored before it have none
+/// and are never paired.
+const V3: &str = "
+ALTER TABLE generations ADD COLUMN request_uid TEXT;
+CREATE INDEX generations_request ON generations (request_uid) WHERE request_uid IS NOT NULL;
+";
 
 /// v2: how much of the songs' own detail was added back to each clip when it was rendered
 /// (`pipeline::detail`); clips stored before it had none.

@@ -153,6 +153,7 @@ fn export_then_ingest_into_a_fresh_store_is_equal() {
     for (x, y) in joined_a.iter().zip(&joined_b) {
         assert_eq!(x.rating.uid, y.rating.uid);
         assert_eq!(x.clip.latent, y.clip.latent);
+        assert_eq!(x.clip.request, y.clip.request, "archives carry the request");
         assert_eq!(
             x.conditioning
                 .iter()

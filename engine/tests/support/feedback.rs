@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use refrain_engine::feedback::{
     ClipId, FeedbackStore, NewGeneration, NewSong, OpenOptions, SinkOptions, SongAudio, SongId,
-    DB_FILE,
+    Uid, DB_FILE,
 };
 use rusqlite::Connection;
 use tempfile::TempDir;
@@ -36,6 +36,8 @@ pub fn generation(songs: &[SongId], seed: u64) -> NewGeneration {
         audio: (0..441).map(|i| ((i as f32) * 0.01).cos() * 0.25).collect(),
         sample_rate: 44_100,
         latent: (0..16).map(|i| (i as f32 + seed as f32) * 0.125).collect(),
+        // Clips 2k and 2k + 1 share a request; every third clip has none (an old store's).
+        request: (!seed.is_multiple_of(3)).then_some(Uid(u128::from(seed / 2))),
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use refrain_engine::audio::read_file;
-use refrain_engine::feedback::{now_ms, ClipId, NewGeneration, NewSong, SongAudio};
+use refrain_engine::feedback::{now_ms, ClipId, NewGeneration, NewSong, SongAudio, Uid};
 use refrain_engine::pipeline::{Clip, GenerateRequest, Progress, SongInput};
 use refrain_engine::worker::Event;
 
@@ -128,6 +128,7 @@ impl State {
             }
             Event::Done { id, timings } => {
                 self.job_songs.remove(&id);
+                self.job_requests.remove(&id);
                 self.job_done(id, &timings);
                 self.ui().job = None;
                 let done = format!("Done in {:.1} s", timings.total());
@@ -138,12 +139,14 @@ impl State {
             }
             Event::Cancelled { id } => {
                 self.job_songs.remove(&id);
+                self.job_requests.remove(&id);
                 self.job_counts.remove(&id);
                 self.ui().job = None;
                 self.status("Cancelled");
             }
             Event::Failed { id, reason } => {
                 self.job_songs.remove(&id);
+                self.job_requests.remove(&id);
                 self.job_counts.remove(&id);
                 self.ui().job = None;
                 self.error(format!("Generation failed: {reason}"));
@@ -236,6 +239,9 @@ impl State {
             song_ids.push(stored.id);
             weights.push(used.weight);
         }
+        // Every clip of one Generate, blind twins included, shares one request: the trainer
+        // pairs clips of a request rated differently (the DPO objective).
+        let request = *self.job_requests.entry(job).or_insert_with(Uid::random);
         let p = &clip.params;
         let id = sink
             .store_mut()
@@ -252,6 +258,7 @@ impl State {
                 audio: clip.audio.clone(),
                 sample_rate: p.sample_rate,
                 latent: clip.latent.clone(),
+                request: Some(request),
             })
             .map_err(|e| e.to_string())?;
         Ok(Some(id))

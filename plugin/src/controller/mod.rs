@@ -135,6 +135,8 @@ struct State {
     song_rows: songs::SongRows,
     /// The songs each job was given, to map a clip's songs back to files.
     job_songs: HashMap<u64, Vec<crate::params::SongRef>>,
+    /// The request uid each job's clips are stored under (made at its first clip).
+    job_requests: HashMap<u64, refrain_engine::feedback::Uid>,
     /// Spare capture buffer kept for when the audio thread hands one back.
     spare: Option<Box<CaptureBuffer>>,
     hook: Option<test_hook::TestHook>,

@@ -51,6 +51,7 @@ impl State {
             next_key: 1,
             song_rows: Default::default(),
             job_songs: HashMap::new(),
+            job_requests: HashMap::new(),
             spare: None,
             hook: test_hook::TestHook::from_env(),
         };

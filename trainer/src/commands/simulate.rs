@@ -1,7 +1,7 @@
 //! `refrain-trainer simulate`: the learning loop with virtual producers, and its ablations.
 use super::location::Location;
 use anyhow::{Context, Result};
-use refrain_trainer::finetune::FitParams;
+use refrain_trainer::finetune::{FitParams, Objective};
 use refrain_trainer::simulate::metrics::VersionMetrics;
 use refrain_trainer::simulate::round::Generation;
 use refrain_trainer::simulate::{run_arm, Arm, ArmReport, SimOptions};
@@ -62,6 +62,12 @@ pub struct Args {
     /// Share of each fine-tune batch drawn from the producer's songs (prior preservation).
     #[arg(long, default_value_t = FitParams::default().prior_share)]
     prior_share: f64,
+    /// What each fine-tune learns from (`train --objective`).
+    #[arg(long, value_enum, default_value_t = Objective::Weighted)]
+    objective: Objective,
+    /// β of the DPO objective.
+    #[arg(long, default_value_t = FitParams::default().beta)]
+    beta: f64,
     /// Arms to run.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Arm::Full, Arm::FixedConfidence, Arm::NoSelection])]
     arms: Vec<Arm>,
@@ -101,7 +107,9 @@ pub fn run(args: &Args) -> Result<()> {
             guard_every: args.guard_every,
             guard_tolerance: args.guard_tolerance,
             prior_share: args.prior_share,
+            beta: args.beta,
         },
+        objective: args.objective,
         arms: args.arms.clone(),
         seed: args.seed,
         threads: args.threads,

@@ -2,7 +2,7 @@
 use super::location::Location;
 use anyhow::Result;
 use refrain_trainer::finetune::{
-    train_next_version, Confidence, FinetuneOptions, FinetuneReport, FitParams,
+    train_next_version, Confidence, FinetuneOptions, FinetuneReport, FitParams, Objective,
 };
 use refrain_trainer::training::Backend;
 
@@ -36,6 +36,13 @@ pub struct TrainArgs {
     /// Loss weights: the confidence ω, or 1 for every sample (ablation).
     #[arg(long, value_enum, default_value_t = Confidence::Weighted)]
     pub confidence: Confidence,
+    /// What to learn from: the weighted pool of accepted clips, Diffusion-DPO on pairs of one
+    /// request's clips rated differently (the parent as the frozen reference), or both.
+    #[arg(long, value_enum, default_value_t = Objective::Weighted)]
+    pub objective: Objective,
+    /// β of the DPO objective: how far a round may move from the parent per preference.
+    #[arg(long, default_value_t = FitParams::default().beta)]
+    pub beta: f64,
     /// Admit every accepted clip to the pool without genetic selection or purge (ablation).
     #[arg(long)]
     pub no_selection: bool,
@@ -60,9 +67,11 @@ impl TrainArgs {
             guard_every: self.guard_every,
             guard_tolerance: self.guard_tolerance,
             prior_share: self.prior_share,
+            beta: self.beta,
         };
         o.select.genetic = !self.no_selection;
         o.confidence = self.confidence;
+        o.objective = self.objective;
         o.min_pool = self.min_pool;
         o.backend = self.backend;
         o.progress = progress;

@@ -1,6 +1,7 @@
 //! The fine-tune itself: the parent's UNet from its ONNX initializers ([`super::network`]), Adam on the
 //! confidence-weighted ε-loss over the pool, and a held-out guard that stops it before it forgets.
 use super::data::{Guard, GuardSource, TrainingSet};
+use super::dpo::{self, DpoSetup, Pair};
 use super::network::{load_network, ParentUnet};
 use super::{FinetuneError, FinetuneOptions};
 use crate::onnx::{patch_onnx_initializers, NameMap};
@@ -38,6 +39,8 @@ pub struct FitParams {
     /// preservation): the pool holds the model's own outputs, and training on those alone
     /// also teaches the model its own smoothness; real music in the batch pulls against that.
     pub prior_share: f64,
+    /// β of the DPO objective (`dpo::DEFAULT_BETA`).
+    pub beta: f64,
 }
 
 impl Default for FitParams {
@@ -53,6 +56,7 @@ impl Default for FitParams {
             guard_every: 20,
             guard_tolerance: 0.05,
             prior_share: 0.0,
+            beta: dpo::DEFAULT_BETA,
         }
     }
 }
@@ -65,6 +69,12 @@ impl FitParams {
             return Err(FinetuneError::Model(
                 "steps, batch and guard_every must be at least 1 and lr positive".into(),
             ));
+        }
+        if !(p.beta.is_finite() && p.beta > 0.0) {
+            return Err(FinetuneError::Model(format!(
+                "DPO beta {} must be positive",
+                p.beta
+            )));
         }
         if !(0.0..1.0).contains(&p.prior_share) {
             return Err(FinetuneError::Model(format!(
@@ -129,6 +139,7 @@ pub(super) fn fine_tune(
     parent_dir: &Path,
     parent: &Manifest,
     set: &TrainingSet,
+    pairs: &[Pair],
     prior: &[Vec<f32>],
     guard: &Guard,
     options: &FinetuneOptions,
@@ -139,6 +150,7 @@ pub(super) fn fine_tune(
     let run = Run {
         parent,
         set,
+        pairs,
         prior,
         guard,
         options,
@@ -157,6 +169,7 @@ pub(super) fn fine_tune(
 struct Run<'a> {
     parent: &'a Manifest,
     set: &'a TrainingSet,
+    pairs: &'a [Pair],
     prior: &'a [Vec<f32>],
     guard: &'a Guard,
     options: &'a FinetuneOptions,
@@ -217,49 +230,79 @@ impl Run<'_> {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let began = Instant::now();
+        // The frozen reference of the DPO objective: the parent as loaded.
+        let reference = model.valid();
+        let setup = DpoSetup {
+            schedule: &schedule,
+            shape,
+            embedding_dim: emb,
+            beta: p.beta,
+        };
         for step in 0..p.steps {
             let mut rng = step_rng(p.seed, step);
-            let picks: Vec<(&[f32], f32)> = (0..p.batch)
-                .map(|_| {
-                    // No draw at all when the prior is off keeps plain fine-tunes' random stream.
-                    if p.prior_share > 0.0
-                        && !prior.is_empty()
-                        && rng.random::<f64>() < p.prior_share
-                    {
-                        let i = rng.random_range(0..prior.len());
-                        (prior[i].as_slice(), prior_weight)
-                    } else {
-                        let i = rng.random_range(0..set.len());
-                        (set.latent(i), set.weight(i))
-                    }
-                })
-                .collect();
-            let mut x0 = vec![0.0f32; picks.len() * len_one];
-            for (b, (latent, _)) in picks.iter().enumerate() {
-                // A random roll in time, as in pretraining: the pool is tiny, so vary it.
-                let shift = rng.random_range(0..l.width.max(1));
-                roll_rows(
-                    latent,
-                    l.width,
-                    shift,
-                    &mut x0[b * len_one..(b + 1) * len_one],
-                );
+            let mut loss = None;
+            if options.objective.uses_pool() {
+                let picks: Vec<(&[f32], f32)> = (0..p.batch)
+                    .map(|_| {
+                        // No draw at all when the prior is off keeps plain fine-tunes' random stream.
+                        if p.prior_share > 0.0
+                            && !prior.is_empty()
+                            && rng.random::<f64>() < p.prior_share
+                        {
+                            let i = rng.random_range(0..prior.len());
+                            (prior[i].as_slice(), prior_weight)
+                        } else {
+                            let i = rng.random_range(0..set.len());
+                            (set.latent(i), set.weight(i))
+                        }
+                    })
+                    .collect();
+                let mut x0 = vec![0.0f32; picks.len() * len_one];
+                for (b, (latent, _)) in picks.iter().enumerate() {
+                    // A random roll in time, as in pretraining: the pool is tiny, so vary it.
+                    let shift = rng.random_range(0..l.width.max(1));
+                    roll_rows(
+                        latent,
+                        l.width,
+                        shift,
+                        &mut x0[b * len_one..(b + 1) * len_one],
+                    );
+                }
+                let ts = biased_timesteps(&mut rng, picks.len(), schedule.num_train_timesteps());
+                let noised = noise_batch(&schedule, &x0, len_one, &ts, emb, &mut rng)
+                    .map_err(FinetuneError::model)?;
+                let (sample, temb, noise) = noised.tensors(shape, emb, device);
+                // ω · min-SNR weight per latent: the pretraining objective, weighted by confidence.
+                let w: Vec<f32> = picks
+                    .iter()
+                    .zip(&noised.weights)
+                    .map(|((_, weight), s)| weight * s)
+                    .collect();
+                let weights = Noised::per_sample(w, device);
+                let per_sample = (model.predict(sample, temb) - noise)
+                    .powi_scalar(2)
+                    .mean_dims(&[1, 2, 3]);
+                loss = Some((per_sample * weights).mean());
             }
-            let ts = biased_timesteps(&mut rng, picks.len(), schedule.num_train_timesteps());
-            let noised = noise_batch(&schedule, &x0, len_one, &ts, emb, &mut rng)
+            if options.objective.uses_pairs() && !self.pairs.is_empty() {
+                // Half a batch of pairs: the same number of forward passes as a pool batch.
+                let picks: Vec<usize> = (0..(p.batch / 2).max(1))
+                    .map(|_| rng.random_range(0..self.pairs.len()))
+                    .collect();
+                let term = dpo::batch_loss(
+                    &model, &reference, self.pairs, &picks, &setup, &mut rng, device, plain,
+                )
                 .map_err(FinetuneError::model)?;
-            let (sample, temb, noise) = noised.tensors(shape, emb, device);
-            // ω · min-SNR weight per latent: the pretraining objective, weighted by confidence.
-            let w: Vec<f32> = picks
-                .iter()
-                .zip(&noised.weights)
-                .map(|((_, weight), s)| weight * s)
-                .collect();
-            let weights = Noised::per_sample(w, device);
-            let per_sample = (model.predict(sample, temb) - noise)
-                .powi_scalar(2)
-                .mean_dims(&[1, 2, 3]);
-            let loss = (per_sample * weights).mean();
+                loss = Some(match loss {
+                    Some(pool) => pool + term,
+                    None => term,
+                });
+            }
+            let Some(loss) = loss else {
+                return Err(FinetuneError::NothingToTrain(
+                    "the objective has nothing to train on".into(),
+                ));
+            };
             let value = loss.clone().into_scalar::<f32>();
             if !value.is_finite() {
                 return Err(FinetuneError::Model(format!(

@@ -6,15 +6,19 @@
 //! patching them ([`crate::onnx`]), so a fine-tune never depends on the exporter, and the
 //! encoder/decoder are the parent's files (hard links where the file system allows).
 mod data;
+mod dpo;
 mod fit;
 mod lock;
 mod network;
+mod pairs;
 mod publish;
 
 pub use data::{load_guard, Guard, GuardSource, TrainingSet};
+pub use dpo::{batch_loss, dpo_loss, DpoSetup, Pair, PairErrors, DEFAULT_BETA};
 pub use fit::{FitOutcome, FitParams};
 pub use lock::{lock_data_dir, TrainerLock, LOCK_FILE};
 pub use network::{load_network, load_unet, ParentUnet};
+pub use pairs::{build_pairs, pairs_from_store, ClipPair, PairCandidate};
 pub use publish::{next_version_number, write_version, EXPORT_PAUSE_ENV};
 
 use crate::select::{
@@ -40,6 +44,31 @@ pub enum Confidence {
     Fixed,
 }
 
+/// What a fine-tune learns from (issue 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// The confidence-weighted ε-loss on the pool's accepted clips (docs/ARCHITECTURE.md §4.4).
+    #[default]
+    Weighted,
+    /// Diffusion-DPO on pairs of one request's clips rated differently ([`dpo`]).
+    Dpo,
+    /// The sum of both.
+    Both,
+}
+
+impl Objective {
+    /// Whether the pool's weighted ε-loss is part of it.
+    pub fn uses_pool(self) -> bool {
+        matches!(self, Self::Weighted | Self::Both)
+    }
+
+    /// Whether preference pairs are part of it.
+    pub fn uses_pairs(self) -> bool {
+        matches!(self, Self::Dpo | Self::Both)
+    }
+}
+
 /// What `refrain-trainer train` does.
 #[derive(Debug, Clone)]
 pub struct FinetuneOptions {
@@ -53,6 +82,8 @@ pub struct FinetuneOptions {
     pub select: SelectConfig,
     /// Loss weights (and the "no confidence" ablation).
     pub confidence: Confidence,
+    /// Which loss: the weighted pool, DPO pairs, or both.
+    pub objective: Objective,
     /// Refuse to train on fewer pool samples with a non-zero weight than this.
     pub min_pool: usize,
     /// Where tensors live.
@@ -70,6 +101,7 @@ impl FinetuneOptions {
             fit: FitParams::default(),
             select: SelectConfig::default(),
             confidence: Confidence::Weighted,
+            objective: Objective::Weighted,
             min_pool: 1,
             backend: Backend::Cpu,
             progress: false,
@@ -156,6 +188,10 @@ pub struct FinetuneReport {
     pub mean_weight: f32,
     /// How the loss was weighted.
     pub confidence: Confidence,
+    /// Which loss was trained.
+    pub objective: Objective,
+    /// Preference pairs trained on (0 unless the objective uses them).
+    pub pairs: usize,
     /// Whether genetic selection ran (false: the "no selection" ablation).
     pub genetic: bool,
     /// What the guard measured and where training stopped.
@@ -189,7 +225,18 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
     let purge = purge_store(&mut store, version, &options.select)?;
     let weighted = pool_weights(&store, &options.select)?;
     let set = TrainingSet::gather(&store, &weighted, options.confidence, &parent)?;
-    if set.len() < options.min_pool.max(1) {
+    let pairs = if options.objective.uses_pairs() {
+        pairs::pairs_from_store(&store, since, &options.select, parent.latent.len())?
+    } else {
+        Vec::new()
+    };
+    if options.objective.uses_pairs() && pairs.is_empty() {
+        return Err(FinetuneError::NothingToTrain(format!(
+            "no preference pairs among {} ratings this round (two clips of one request rated differently by one producer; {} flagged)",
+            selection.ratings, selection.flagged
+        )));
+    }
+    if options.objective.uses_pool() && set.len() < options.min_pool.max(1) {
         return Err(FinetuneError::NothingToTrain(format!(
             "{} usable pool samples (need {}); {} ratings this round, {} flagged, {} lost to their nearest sample",
             set.len(),
@@ -205,7 +252,7 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
     } else {
         Vec::new()
     };
-    let fit = fit::fine_tune(&parent_dir, &parent, &set, &prior, &guard, options)?;
+    let fit = fit::fine_tune(&parent_dir, &parent, &set, &pairs, &prior, &guard, options)?;
     let mut report = FinetuneReport {
         parent: parent.version,
         version,
@@ -218,6 +265,8 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
         pool: set.len(),
         mean_weight: set.mean_weight(),
         confidence: options.confidence,
+        objective: options.objective,
+        pairs: pairs.len(),
         genetic: options.select.genetic,
         fit: fit.outcome,
         ratings_until_ms,
@@ -237,7 +286,9 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
         store.add_model_version(parent.version, parent.parent, &serde_json::json!({}))?;
     }
     store.add_model_version(version, Some(parent.version), &metrics)?;
-    store.mark_pool_selected(&set.pool_ids(), version)?;
+    if options.objective.uses_pool() {
+        store.mark_pool_selected(&set.pool_ids(), version)?;
+    }
     tracing::info!(
         "published version {version}: {} samples, {} steps kept, held-out {:.5} → {:.5}",
         report.pool,

@@ -30,6 +30,7 @@ fn clip(store: &mut FeedbackStore, version: u32, baseline: bool) -> ClipId {
             audio: vec![0.0; 220],
             sample_rate: 22_050,
             latent: vec![0.5, 0.5],
+            request: None,
         })
         .unwrap()
 }

@@ -10,7 +10,9 @@ pub mod metrics;
 pub mod rater;
 pub mod round;
 
-use crate::finetune::{train_next_version, Confidence, FinetuneError, FinetuneOptions, FitParams};
+use crate::finetune::{
+    train_next_version, Confidence, FinetuneError, FinetuneOptions, FitParams, Objective,
+};
 use crate::synth::{render_loop, LoopSpec};
 use metrics::{Goals, VersionMetrics};
 use refrain_engine::audio::Audio;
@@ -56,6 +58,8 @@ pub struct SimOptions {
     pub generation: Generation,
     /// Fine-tune settings.
     pub fit: FitParams,
+    /// What each fine-tune learns from.
+    pub objective: Objective,
     /// Arms to run.
     pub arms: Vec<Arm>,
     /// Seed of songs' choice, requests and ratings.
@@ -199,6 +203,7 @@ pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<(ArmReport, Taste), Sim
     let g = options.generation;
     let mut fo = FinetuneOptions::new(data.clone(), options.base.clone());
     fo.fit = options.fit.clone();
+    fo.objective = options.objective;
     fo.confidence = if arm == Arm::FixedConfidence {
         Confidence::Fixed
     } else {

@@ -8,7 +8,7 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use refrain_engine::audio::Audio;
-use refrain_engine::feedback::{FeedbackStore, NewGeneration, NewRating, SongId};
+use refrain_engine::feedback::{FeedbackStore, NewGeneration, NewRating, SongId, Uid};
 use refrain_engine::pipeline::{GenerateRequest, Pipeline, SongInput};
 use std::ops::ControlFlow;
 
@@ -74,6 +74,7 @@ fn make(
     r: &Request,
     g: Generation,
     baseline: bool,
+    request_uid: Uid,
 ) -> Result<Made, SimError> {
     let config = pipe.model().manifest().audio.clone();
     let request = GenerateRequest {
@@ -117,6 +118,7 @@ fn make(
         audio: clip.audio,
         sample_rate: config.sample_rate,
         latent: clip.latent.clone(),
+        request: Some(request_uid),
     })?;
     Ok(Made {
         centroid,
@@ -183,9 +185,16 @@ pub fn generate_round(
         theirs: Vec::new(),
     };
     for r in requests {
-        clips.ours.push(make(current, store, songs, r, g, false)?);
+        // One request: the clip and its blind twin share it. Made from the round's version and
+        // the request's seed, so a simulation stays reproducible.
+        let uid = Uid(u128::from(clips.version) << 64 | u128::from(r.seed));
+        clips
+            .ours
+            .push(make(current, store, songs, r, g, false, uid)?);
         if let Some(base) = base.as_deref_mut() {
-            clips.theirs.push(make(base, store, songs, r, g, true)?);
+            clips
+                .theirs
+                .push(make(base, store, songs, r, g, true, uid)?);
         }
     }
     Ok(clips)

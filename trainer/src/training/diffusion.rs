@@ -57,7 +57,26 @@ pub fn noise_batch(
     embedding_dim: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<Noised, DdimError> {
-    let noise = super::normal(rng, x0.len());
+    noise_with(
+        schedule,
+        x0,
+        len_one,
+        ts,
+        embedding_dim,
+        super::normal(rng, x0.len()),
+    )
+}
+
+/// [`noise_batch`] with ε given (`x0.len()` values): the DPO objective noises the two clips of
+/// a pair with the same ε at the same timestep.
+pub fn noise_with(
+    schedule: &NoiseSchedule,
+    x0: &[f32],
+    len_one: usize,
+    ts: &[usize],
+    embedding_dim: usize,
+    noise: Vec<f32>,
+) -> Result<Noised, DdimError> {
     let mut sample = Vec::with_capacity(x0.len());
     let mut weights = Vec::with_capacity(ts.len());
     for (b, &t) in ts.iter().enumerate() {

@@ -2,9 +2,17 @@
 //! small enough that pretraining, export and fine-tuning run in seconds.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use refrain_engine::ddim::NoiseSchedule;
+use refrain_engine::feedback::{ClipId, FeedbackStore, NewGeneration, SongId, Uid};
+use refrain_engine::manifest::Manifest;
 use refrain_engine::spectrogram::AudioConfig;
+use refrain_trainer::finetune::load_unet;
 use refrain_trainer::model::{AutoencoderConfig, UnetConfig};
 use refrain_trainer::pretrain::version::export_initialised;
+use refrain_trainer::training::diffusion::{noise_batch, spread_timesteps};
 use std::path::Path;
 
 /// 32 mel bins × 32 frames.
@@ -59,4 +67,52 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// ε-MSE of a version's UNet on `latents` at fixed timesteps and noise.
+pub fn eps_loss(dir: &Path, latents: &[Vec<f32>]) -> f32 {
+    let m = Manifest::load(dir).unwrap();
+    let device = Device::flex();
+    let (unet, _, _) = load_unet(dir, &m, &device).unwrap();
+    let schedule = NoiseSchedule::from_config(&m.schedule).unwrap();
+    let n = 16;
+    let x0: Vec<f32> = (0..n)
+        .flat_map(|i| latents[i % latents.len()].clone())
+        .collect();
+    let ts = spread_timesteps(n, schedule.num_train_timesteps());
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let noised = noise_batch(&schedule, &x0, LATENT_LEN, &ts, 16, &mut rng).unwrap();
+    let (s, t, e) = noised.tensors([2, 8, 8], 16, &device);
+    (unet.forward(s, t) - e)
+        .powi_scalar(2)
+        .mean()
+        .into_scalar::<f32>()
+}
+
+/// Stores a clip made from one song (weight 1) with `latent`, 0.1 s of silence as its audio.
+pub fn one_song_clip(
+    store: &mut FeedbackStore,
+    song: SongId,
+    seed: u64,
+    latent: Vec<f32>,
+    request: Option<Uid>,
+    baseline: bool,
+) -> ClipId {
+    store
+        .add_generation(NewGeneration {
+            song_ids: vec![song],
+            weights: vec![1.0],
+            seed,
+            strength: 0.5,
+            steps: 10,
+            eta: 0.0,
+            detail: 0.0,
+            model_version: 0,
+            is_baseline: baseline,
+            audio: vec![0.0; 2205],
+            sample_rate: 22050,
+            latent,
+            request,
+        })
+        .unwrap()
 }
