@@ -116,13 +116,7 @@ fn roundtrip_through_a_model_reports_the_autoencoder_error() {
         "--out",
         out_arg,
     ];
-    // The shipped neural vocoder, whatever the environment names: "all" must include it.
-    let result = Command::new(env!("CARGO_BIN_EXE_refrain"))
-        .args(args)
-        .current_dir(repo())
-        .env("REFRAIN_VOCODER_DIR", repo().join("models/vocoder"))
-        .output()
-        .expect("runs");
+    let result = refrain(&args);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
         result.status.success(),

@@ -3,7 +3,7 @@
 //! forgetting run, and a trainer killed during export never leaves `current` broken.
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use refrain_engine::feedback::{ClipId, FeedbackStore, NewRating, NewSong, SongAudio, SongId};
+use refrain_engine::feedback::{ClipId, FeedbackStore, NewRating, SongId};
 use refrain_engine::locator;
 use refrain_engine::manifest::{Manifest, MANIFEST_FILE};
 use refrain_engine::model::{Model, ModelOptions, Provider};
@@ -40,17 +40,8 @@ fn world() -> World {
     support::initialised_version(&base, 1, guard);
     let data = dir.path().join("data");
     let mut store = FeedbackStore::open(&data).unwrap();
-    let song = |store: &mut FeedbackStore, seed| {
-        store
-            .add_song(NewSong {
-                source: "test".into(),
-                sample_rate: 22050,
-                duration_s: 1.0,
-                wav: SongAudio::Samples(vec![0.0; 2205]),
-                latent: normal(seed, LEN),
-            })
-            .unwrap()
-    };
+    let song =
+        |store: &mut FeedbackStore, seed| support::song_with_latent(store, normal(seed, LEN));
     let a = song(&mut store, 1);
     let b = song(&mut store, 2);
     let clip = |store: &mut FeedbackStore, s: SongId, seed| {

@@ -4,9 +4,7 @@
 //! the other.
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use refrain_engine::feedback::{
-    ClipId, FeedbackStore, NewRating, NewSong, Since, SongAudio, SongId, Uid,
-};
+use refrain_engine::feedback::{ClipId, FeedbackStore, NewRating, Since, SongId, Uid};
 use refrain_engine::locator;
 use refrain_trainer::finetune::{
     pairs_from_store, train_next_version, FinetuneError, FinetuneOptions, FitParams, Objective,
@@ -25,15 +23,7 @@ fn normal(seed: u64) -> Vec<f32> {
 }
 
 fn song(store: &mut FeedbackStore) -> SongId {
-    store
-        .add_song(NewSong {
-            source: "test".into(),
-            sample_rate: 22050,
-            duration_s: 1.0,
-            wav: SongAudio::Samples(vec![0.0; 2205]),
-            latent: normal(1),
-        })
-        .unwrap()
+    support::song_with_latent(store, normal(1))
 }
 
 fn clip(

@@ -6,7 +6,9 @@ use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use refrain_engine::ddim::NoiseSchedule;
-use refrain_engine::feedback::{ClipId, FeedbackStore, NewGeneration, SongId, Uid};
+use refrain_engine::feedback::{
+    ClipId, FeedbackStore, NewGeneration, NewSong, SongAudio, SongId, Uid,
+};
 use refrain_engine::manifest::Manifest;
 use refrain_engine::spectrogram::AudioConfig;
 use refrain_trainer::finetune::load_unet;
@@ -87,6 +89,19 @@ pub fn eps_loss(dir: &Path, latents: &[Vec<f32>]) -> f32 {
         .powi_scalar(2)
         .mean()
         .into_scalar::<f32>()
+}
+
+/// Stores a 0.1 s silent song with `latent`.
+pub fn song_with_latent(store: &mut FeedbackStore, latent: Vec<f32>) -> SongId {
+    store
+        .add_song(NewSong {
+            source: "test".into(),
+            sample_rate: 22050,
+            duration_s: 1.0,
+            wav: SongAudio::Samples(vec![0.0; 2205]),
+            latent,
+        })
+        .unwrap()
 }
 
 /// Stores a clip made from one song (weight 1) with `latent`, 0.1 s of silence as its audio.
