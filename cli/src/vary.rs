@@ -137,7 +137,8 @@ fn generate(
         eta: common.eta,
         seeds,
         output_rate: rate,
-        vocoder: None,
+        // Named again in the request: a request without one means the version's own.
+        vocoder: common.vocoder.clone(),
     };
     let bar = ProgressBar::new(common.steps as u64);
     bar.set_style(

@@ -321,3 +321,23 @@ fn a_song_generated_from_before_is_not_encoded_again() {
     assert!(t5.encode > 0.0, "cleared: encoded again");
     assert!(cleared[0].audio.iter().all(|x| x.is_finite()));
 }
+
+#[test]
+fn a_request_without_a_vocoder_goes_back_to_the_versions_own() {
+    // The plugin's "Model default" after an explicit choice: the version's vocoder again, not
+    // the last one a request named.
+    let mut p = pipeline();
+    let own = p.vocoder_name();
+    let songs = vec![song("a", chord(6.0, 22_050))];
+    let mut r = request(songs, vec![1]);
+    let other = if own == refrain_engine::vocoder::PGHI {
+        refrain_engine::vocoder::GRIFFIN_LIM
+    } else {
+        refrain_engine::vocoder::PGHI
+    };
+    r.vocoder = Some(other.to_string());
+    assert_eq!(run(&mut p, &r).unwrap()[0].params.vocoder, other);
+    r.vocoder = None;
+    assert_eq!(run(&mut p, &r).unwrap()[0].params.vocoder, own);
+    assert_eq!(p.vocoder_name(), own);
+}

@@ -42,7 +42,7 @@ pub struct Pipeline {
     sampler: Sampler,
     transform: MelTransform,
     vocoder: Box<dyn Vocoder>,
-    /// The vocoder asked for (the manifest's, or the last request's), even when it fell back.
+    /// The vocoder asked for (the request's, else the version's own), even when it fell back.
     wanted_vocoder: String,
     /// Why the vocoder in use is not the one asked for.
     vocoder_warning: Option<String>,
@@ -50,16 +50,21 @@ pub struct Pipeline {
     songs: SongCache,
 }
 
+/// The vocoder a model version asks for: its manifest's, or the engine's default.
+fn own_vocoder(model: &Model) -> &str {
+    model
+        .manifest()
+        .vocoder
+        .as_deref()
+        .unwrap_or(vocoder::DEFAULT)
+}
+
 impl Pipeline {
     /// Builds the sampler, transform and vocoder the model's manifest describes.
     pub fn new(model: Model) -> Result<Self, PipelineError> {
         let sampler = Sampler::from_manifest(model.manifest())?;
         let transform = MelTransform::new(&model.manifest().audio)?;
-        let wanted = model
-            .manifest()
-            .vocoder
-            .clone()
-            .unwrap_or_else(|| vocoder::DEFAULT.to_string());
+        let wanted = own_vocoder(&model).to_string();
         let (vocoder, vocoder_warning) = vocoder::resolve(
             &wanted,
             &model.manifest().audio,
@@ -76,7 +81,8 @@ impl Pipeline {
         })
     }
 
-    /// Renders with the vocoder called `name` from now on (see [`vocoder::NAMES`]). An unknown
+    /// Renders with the vocoder called `name` until a request names another or none (see
+    /// [`vocoder::NAMES`]; a request without one goes back to the version's own). An unknown
     /// name is an error and keeps the current one; a known one that cannot be loaded (the
     /// neural network missing or damaged) falls back to Griffin-Lim and returns the warning.
     pub fn set_vocoder(&mut self, name: &str) -> Result<Option<String>, PipelineError> {
@@ -182,11 +188,15 @@ impl Pipeline {
         progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
     ) -> Result<(Vec<Clip>, Timings), PipelineError> {
         validate(request)?;
-        if let Some(name) = request.vocoder.as_deref() {
-            // Once per change: a fallen-back neural vocoder is not re-hashed every request.
-            if name != self.wanted_vocoder {
-                self.set_vocoder(name)?;
-            }
+        // A request without a choice ("Model default") goes back to the version's own vocoder,
+        // not to the last one a request named. Switched once per change: a fallen-back neural
+        // vocoder is not re-hashed every request.
+        let name = request
+            .vocoder
+            .clone()
+            .unwrap_or_else(|| own_vocoder(&self.model).to_string());
+        if name != self.wanted_vocoder {
+            self.set_vocoder(&name)?;
         }
         let mut timings = Timings::default();
         let _ = progress(Progress::Encoding);

@@ -185,11 +185,7 @@ impl NeuralVocoder {
         let inverted = self.transform.magnitude_from_model(&clean)?;
         let floor = self.spec.magnitude_floor.max(f32::MIN_POSITIVE);
         let mut base = vec![0.0f32; n_freqs * frames];
-        for (t, row) in inverted.chunks_exact(n_freqs).enumerate() {
-            for (k, &m) in row.iter().enumerate() {
-                base[k * frames + t] = m.max(floor).ln();
-            }
-        }
+        log_bin_major(&inverted, n_freqs, frames, floor, &mut base);
         let mel_tensor =
             Tensor::from_array((vec![1usize, 1, mel.n_mels, frames], clean.data.clone()))
                 .map_err(|e| fail(format!("input: {e}")))?;
@@ -252,5 +248,21 @@ impl Vocoder for NeuralVocoder {
             mel.frames,
             settings,
         ))
+    }
+}
+
+/// The DSP base the network reads: `ln(max(m, floor))` of a frame-major magnitude, written
+/// bin-major into `out`. One function for inference and training, which must agree.
+pub fn log_bin_major(
+    magnitude: &[f32],
+    n_freqs: usize,
+    frames: usize,
+    floor: f32,
+    out: &mut [f32],
+) {
+    for (t, row) in magnitude.chunks_exact(n_freqs).take(frames).enumerate() {
+        for (k, &m) in row.iter().enumerate() {
+            out[k * frames + t] = m.max(floor).ln();
+        }
     }
 }

@@ -230,8 +230,10 @@ impl Run<'_> {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let began = Instant::now();
-        // The frozen reference of the DPO objective: the parent as loaded.
-        let reference = model.valid();
+        // The frozen reference of the DPO objective: the parent as loaded (copied only when the
+        // objective reads pairs, so weighted-only fine-tunes keep their memory).
+        let reference =
+            (options.objective.uses_pairs() && !self.pairs.is_empty()).then(|| model.valid());
         let setup = DpoSetup {
             schedule: &schedule,
             shape,
@@ -284,13 +286,13 @@ impl Run<'_> {
                     .mean_dims(&[1, 2, 3]);
                 loss = Some((per_sample * weights).mean());
             }
-            if options.objective.uses_pairs() && !self.pairs.is_empty() {
+            if let Some(reference) = &reference {
                 // Half a batch of pairs: the same number of forward passes as a pool batch.
                 let picks: Vec<usize> = (0..(p.batch / 2).max(1))
                     .map(|_| rng.random_range(0..self.pairs.len()))
                     .collect();
                 let term = dpo::batch_loss(
-                    &model, &reference, self.pairs, &picks, &setup, &mut rng, device, plain,
+                    &model, reference, self.pairs, &picks, &setup, &mut rng, device, plain,
                 )
                 .map_err(FinetuneError::model)?;
                 loss = Some(match loss {

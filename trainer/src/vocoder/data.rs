@@ -11,6 +11,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use refrain_engine::audio;
 use refrain_engine::spectrogram::{to_unit, AudioConfig, MelTransform, Spectrum};
+use refrain_engine::vocoder::neural::log_bin_major;
 use std::path::{Path, PathBuf};
 
 /// Magnitudes below this (relative to the window's loudest mel band) are floored before the
@@ -86,6 +87,7 @@ impl Pairs {
                 &inverted,
                 self.n_freqs,
                 self.frames,
+                MAGNITUDE_FLOOR,
                 &mut self.bases[base..],
             );
             transform.stft().forward(window, &mut spectrum);
@@ -209,15 +211,6 @@ pub struct Batch {
     pub base: Tensor<4>,
     /// ln of the true magnitude, `[B, n_freqs, T]`.
     pub target: Tensor<3>,
-}
-
-/// `ln(max(m, floor))` of a frame-major magnitude, written bin-major.
-pub fn log_bin_major(magnitude: &[f32], n_freqs: usize, frames: usize, out: &mut [f32]) {
-    for t in 0..frames {
-        for k in 0..n_freqs {
-            out[k * frames + t] = magnitude[t * n_freqs + k].max(MAGNITUDE_FLOOR).ln();
-        }
-    }
 }
 
 fn decode_part(files: &[PathBuf], config: &AudioConfig) -> Result<Pairs, VocoderError> {

@@ -14,7 +14,7 @@ mod export;
 mod model;
 mod train;
 
-pub use data::{log_bin_major, read_mono, Batch, Pairs, MAGNITUDE_FLOOR};
+pub use data::{read_mono, Batch, Pairs, MAGNITUDE_FLOOR};
 pub use export::{export_dir, VOCODER_IO};
 pub use model::{VocoderConfig, VocoderNet};
 pub use train::{
