@@ -1,8 +1,11 @@
 //! The simulated learning loop, short: a tiny initialised model, 2 iterations of a few ratings,
-//! the full rules and the no-selection ablation. The full-size run is `cargo xtask bench loop`.
+//! the full rules and the no-selection ablation, and DPO with an external scorer. The full-size
+//! run is `cargo xtask bench loop`.
 use refrain_engine::feedback::{FeedbackStore, Since};
 use refrain_trainer::finetune::{FitParams, Objective};
 use refrain_trainer::simulate::round::Generation;
+use refrain_trainer::simulate::scorer::Scorer;
+use refrain_trainer::simulate::taste::TasteKind;
 use refrain_trainer::simulate::{run_arm, Arm, SimOptions};
 use std::collections::HashMap;
 
@@ -39,6 +42,7 @@ fn options(dir: &std::path::Path) -> SimOptions {
             beta: refrain_trainer::finetune::DEFAULT_BETA,
         },
         objective: Objective::Weighted,
+        scorer: Scorer::BuiltIn(TasteKind::Brightness),
         arms: vec![Arm::Full, Arm::NoSelection],
         seed: 5,
         threads: 1,
@@ -49,13 +53,15 @@ fn options(dir: &std::path::Path) -> SimOptions {
 fn two_iterations_publish_two_versions_and_measure_them() {
     let dir = tempfile::tempdir().unwrap();
     let o = options(dir.path());
-    let (full, taste) = run_arm(&o, Arm::Full).unwrap();
-    assert!(taste.pivot_hz > 0.0 && taste.width_hz > 0.0, "{taste:?}");
+    let full = run_arm(&o, Arm::Full).unwrap();
+    let taste = full.pinned;
+    assert!(taste.pivot > 0.0 && taste.width > 0.0, "{taste:?}");
     let versions: Vec<u32> = full.versions.iter().map(|v| v.version).collect();
     assert_eq!(versions, [0, 1, 2], "{:#?}", full.versions);
-    // Round 0 rates the base's clips; later rounds rate each clip and its blind base twin.
+    // Round 0 rates two of the base's clips per request; later rounds each clip and its blind
+    // base twin.
     let ratings: Vec<usize> = full.versions.iter().map(|v| v.ratings).collect();
-    assert_eq!(ratings, [6, 12, 12]);
+    assert_eq!(ratings, [12, 12, 12]);
     for v in &full.versions[1..] {
         let win = v.win_rate.unwrap();
         assert!((0.0..=1.0).contains(&win));
@@ -68,6 +74,7 @@ fn two_iterations_publish_two_versions_and_measure_them() {
     // round 0, and spammers' ratings never admitted to the pool.
     let store = FeedbackStore::open(&full.data_dir).unwrap();
     let gens = store.generations().unwrap();
+    assert_eq!(gens.len(), 36);
     assert_eq!(gens.iter().filter(|g| g.is_baseline).count(), 12);
     assert!(gens
         .iter()
@@ -91,6 +98,46 @@ fn two_iterations_publish_two_versions_and_measure_them() {
     assert_eq!(registered, [0, 1, 2]);
 
     // Without selection every accepted clip trains, so the first pool is at least as large.
-    let (plain, _) = run_arm(&o, Arm::NoSelection).unwrap();
+    let plain = run_arm(&o, Arm::NoSelection).unwrap();
     assert!(plain.versions[1].pool.unwrap() >= full.versions[1].pool.unwrap());
+}
+
+#[test]
+fn dpo_with_an_external_scorer_publishes_two_versions() {
+    if cfg!(not(unix)) {
+        eprintln!("skipped: the test scorer is a POSIX shell pipeline (sh, cksum)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(dir.path());
+    o.objective = Objective::Dpo;
+    // Every request rated by an honest producer, so round 0 has pairs whatever the scores
+    // (spammers' ratings never pairing is tested in preference.rs).
+    o.spammers = 0;
+    // A taste no built-in has: the clip file's checksum, deterministic and different per clip.
+    // It reads every path and prints one number per line, as the protocol asks.
+    o.scorer = Scorer::Command {
+        cmd: r#"while read -r p; do cksum "$p" | cut -d' ' -f1; done"#.into(),
+        timeout: std::time::Duration::from_secs(60),
+    };
+    let report = run_arm(&o, Arm::Full).unwrap();
+    assert!(report.taste.contains("external"), "{}", report.taste);
+    assert_eq!(report.objective, Objective::Dpo);
+    let versions: Vec<u32> = report.versions.iter().map(|v| v.version).collect();
+    // Round 0's two seeds per request are the pairs v1 learns from; v2 adds the blind twins.
+    assert_eq!(versions, [0, 1, 2], "{:#?}", report.versions);
+    assert!(report.versions.iter().all(|v| v.no_version.is_none()));
+    assert!(report.versions[1].finetune_s.unwrap() > 0.0);
+    assert!(report.data_dir.ends_with("external-dpo-full"));
+
+    // A scorer that breaks mid-simulation stops it with the scorer's own words.
+    o.scorer = Scorer::Command {
+        cmd: "echo 'model file missing' >&2; exit 3".into(),
+        timeout: std::time::Duration::from_secs(60),
+    };
+    let err = run_arm(&o, Arm::Full).unwrap_err().to_string();
+    assert!(
+        err.contains("model file missing") && err.contains("failed"),
+        "{err}"
+    );
 }

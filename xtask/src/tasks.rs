@@ -148,20 +148,46 @@ pub fn bench(args: &[String]) -> Result<()> {
         ),
         Some("generate") => bench_generate(&args[1..], &cargo, &ort_dir),
         Some("loop") => {
-            // The full simulation: 3 fine-tunes of ≤ 64 ratings per arm, three arms; extra
-            // arguments go to `refrain-trainer simulate` (e.g. --arms full --iterations 4).
+            // Per taste × objective, 3 fine-tunes of 64 ratings each, full rules; `loop
+            // ablations` switches confidence and selection off for two objectives on one taste.
+            // Further arguments go to `refrain-trainer simulate` (e.g. --iterations 4).
+            let ablations = args.get(1).is_some_and(|a| a == "ablations");
+            let rest = &args[1 + usize::from(ablations)..];
+            let plan: &[&str] = if ablations {
+                &[
+                    "--out",
+                    "target/simulate/ablations",
+                    "--taste",
+                    "brightness",
+                    "--objective",
+                    "weighted,dpo",
+                    "--arms",
+                    "fixed-confidence,no-selection",
+                ]
+            } else {
+                &[
+                    "--out",
+                    "target/simulate/matrix",
+                    "--taste",
+                    "brightness,density,low-end",
+                    "--objective",
+                    "weighted,dpo,both",
+                    "--arms",
+                    "full",
+                ]
+            };
             let mut cmd = vec![
                 "run",
+                "--release",
                 "-p",
                 "refrain-trainer",
                 "--",
                 "simulate",
                 "--model",
                 "models/base",
-                "--out",
-                "target/simulate",
             ];
-            cmd.extend(args[1..].iter().map(String::as_str));
+            cmd.extend(plan);
+            cmd.extend(rest.iter().map(String::as_str));
             run_step(
                 "learning-loop benchmark (reference: the base version, blind, same run)",
                 &cargo,

@@ -2,10 +2,13 @@
 use super::location::Location;
 use anyhow::{Context, Result};
 use refrain_trainer::finetune::{FitParams, Objective};
-use refrain_trainer::simulate::metrics::VersionMetrics;
+use refrain_trainer::simulate::metrics::{gain_interval, win_interval, VersionMetrics};
 use refrain_trainer::simulate::round::Generation;
+use refrain_trainer::simulate::scorer::{Scorer, DEFAULT_TIMEOUT};
+use refrain_trainer::simulate::taste::TasteKind;
 use refrain_trainer::simulate::{run_arm, Arm, ArmReport, SimOptions};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `refrain-trainer simulate`.
 #[derive(clap::Args, Debug)]
@@ -22,8 +25,8 @@ pub struct Args {
     /// Fine-tunes per arm.
     #[arg(long, default_value_t = 3)]
     iterations: usize,
-    /// Requests per round: rated once in round 0, then twice (with the blind base twin), so
-    /// 32 gives 64 ratings per iteration.
+    /// Requests per round, each rated twice (two seeds in round 0, then with the blind base
+    /// twin), so 32 gives 64 ratings per iteration.
     #[arg(long, default_value_t = 32)]
     requests: usize,
     /// Synthesised conditioning songs.
@@ -62,9 +65,20 @@ pub struct Args {
     /// Share of each fine-tune batch drawn from the producer's songs (prior preservation).
     #[arg(long, default_value_t = FitParams::default().prior_share)]
     prior_share: f64,
-    /// What each fine-tune learns from (`train --objective`).
-    #[arg(long, value_enum, default_value_t = Objective::Weighted)]
-    objective: Objective,
+    /// What each fine-tune learns from (`train --objective`); a comma list runs each.
+    #[arg(long = "objective", value_enum, value_delimiter = ',', default_values_t = [Objective::Weighted])]
+    objectives: Vec<Objective>,
+    /// The raters' built-in taste; a comma list runs each.
+    #[arg(long = "taste", value_enum, value_delimiter = ',', default_values_t = [TasteKind::Brightness])]
+    tastes: Vec<TasteKind>,
+    /// An external scorer instead of the built-in tastes: run through the shell once per round,
+    /// it reads the clips' WAV paths on stdin (one per line) and prints one number per line
+    /// (higher = liked). See the README's "Scorer protocol".
+    #[arg(long)]
+    taste_cmd: Option<String>,
+    /// Seconds the external scorer may take per round.
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
+    taste_timeout: u64,
     /// β of the DPO objective.
     #[arg(long, default_value_t = FitParams::default().beta)]
     beta: f64,
@@ -86,7 +100,14 @@ pub fn run(args: &Args) -> Result<()> {
         Some(dir) => dir.clone(),
         None => args.location.shipped_base(Some(&data)),
     };
-    let options = SimOptions {
+    let scorers: Vec<Scorer> = match &args.taste_cmd {
+        Some(cmd) => vec![Scorer::Command {
+            cmd: cmd.clone(),
+            timeout: Duration::from_secs(args.taste_timeout.max(1)),
+        }],
+        None => args.tastes.iter().map(|&t| Scorer::BuiltIn(t)).collect(),
+    };
+    let mut options = SimOptions {
         base,
         out: args.out.clone(),
         iterations: args.iterations,
@@ -109,7 +130,8 @@ pub fn run(args: &Args) -> Result<()> {
             prior_share: args.prior_share,
             beta: args.beta,
         },
-        objective: args.objective,
+        objective: args.objectives[0],
+        scorer: scorers[0].clone(),
         arms: args.arms.clone(),
         seed: args.seed,
         threads: args.threads,
@@ -117,22 +139,33 @@ pub fn run(args: &Args) -> Result<()> {
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("creating {}", options.out.display()))?;
     let mut reports = Vec::new();
-    for &arm in &options.arms {
-        let started = std::time::Instant::now();
-        let (report, taste) = run_arm(&options, arm)?;
-        println!(
-            "\n== arm {arm:?} ({:.0} s; taste: brighter than {:.0} Hz, width {:.0} Hz)",
-            started.elapsed().as_secs_f64(),
-            taste.pivot_hz,
-            taste.width_hz
-        );
-        print_arm(&report);
-        reports.push(report);
-    }
-    print_ablations(&reports);
     let path = options.out.join("simulate.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&reports)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    for scorer in &scorers {
+        for &objective in &args.objectives {
+            options.scorer = scorer.clone();
+            options.objective = objective;
+            let mut group = Vec::new();
+            for &arm in &args.arms {
+                let started = std::time::Instant::now();
+                let report = run_arm(&options, arm)?;
+                println!(
+                    "\n== {}, objective {objective:?}, arm {arm:?} ({:.0} s; undecided at {:.4}, width {:.4})",
+                    report.taste,
+                    started.elapsed().as_secs_f64(),
+                    report.pinned.pivot,
+                    report.pinned.width
+                );
+                print_arm(&report);
+                group.push(report);
+            }
+            print_ablations(&group);
+            reports.extend(group);
+            // Written after every run: a long bench that is stopped keeps what it measured.
+            std::fs::write(&path, serde_json::to_vec_pretty(&reports)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    print_summary(&reports);
     println!("\nwrote {}", path.display());
     Ok(())
 }
@@ -168,12 +201,65 @@ fn print_arm(r: &ArmReport) {
     }
     let g = &r.goals;
     println!(
-        "goals: mean rating rises every iteration: {}; win rate at v3 {} (goal ≥ 70 %); lowest diversity {} (goal ≥ 80 %) → {}",
-        if g.rating_rises_every_iteration { "yes" } else { "no" },
+        "goals: stars v0→v1 {} (goal ≥ +0.20), v1→v2 {} (goal ≥ +0.39), win rate at v3 {} (goal ≥ 70 %), lowest diversity {} (goal ≥ 80 %), held-out forgetting {} (goal ≤ 5 %) → {}",
+        signed(g.gain_v1),
+        signed(g.gain_v2),
         opt(g.win_rate_at_3, true),
         opt(g.min_diversity_ratio, true),
+        opt(g.forgetting, true),
         if g.met { "MET" } else { "not met" }
     );
+}
+
+fn signed(v: Option<f32>) -> String {
+    v.map_or("-".into(), |v| format!("{v:+.2}"))
+}
+
+fn interval(v: Option<(f32, f32)>, pct: bool) -> String {
+    match v {
+        Some((a, b)) if pct => format!("[{:.0}, {:.0}]", a * 100.0, b * 100.0),
+        Some((a, b)) => format!("[{a:+.2}, {b:+.2}]"),
+        None => String::new(),
+    }
+}
+
+/// One line per run: the goals' figures with 95 % bootstrap intervals over requests.
+fn print_summary(reports: &[ArmReport]) {
+    println!("\n== summary (95 % bootstrap intervals over requests)");
+    println!("| taste | objective | arm | mean stars v0 → v3 | Δ v1 | Δ v2 | blind win v1 / v2 / v3 | v3 win interval | preferred by taste v3 | diversity | forgetting | fine-tune s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        let v = &r.versions;
+        let stars: Vec<String> = v.iter().map(|m| opt(m.mean_rating, false)).collect();
+        let wins: Vec<String> = v[1..].iter().map(|m| opt(m.win_rate, true)).collect();
+        let gain = |a: usize| {
+            v.get(a + 1).map_or(String::new(), |b| {
+                let d = b.mean_rating.zip(v[a].mean_rating).map(|(b, a)| b - a);
+                format!("{} {}", signed(d), interval(gain_interval(&v[a], b), false))
+            })
+        };
+        let finetune = v
+            .iter()
+            .filter_map(|m| m.finetune_s)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+        println!(
+            "| {} | {:?} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.taste.split(' ').next().unwrap_or(""),
+            r.objective,
+            r.arm,
+            stars.join(" → "),
+            gain(0),
+            gain(1),
+            wins.join(" / "),
+            v.iter()
+                .find(|m| m.version == 3)
+                .map_or(String::new(), |m| interval(win_interval(m), true)),
+            opt(v.last().and_then(|m| m.utility_win_rate), true),
+            opt(r.goals.min_diversity_ratio, true),
+            opt(r.goals.forgetting, true),
+            finetune.map_or("-".into(), |s| format!("{s:.0}"))
+        );
+    }
 }
 
 fn last(r: &ArmReport) -> Option<&VersionMetrics> {

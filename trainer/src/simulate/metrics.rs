@@ -33,6 +33,65 @@ pub fn diversity(latents: &[&[f32]]) -> Option<f32> {
     mean(ds.into_iter())
 }
 
+/// What the honest rater said about one request's clip and its comparison (None: a spammer, or
+/// no comparison in round 0).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RequestOutcome {
+    /// Stars of this version's clip.
+    pub stars: Option<f32>,
+    /// Its noiseless utility.
+    pub utility: Option<f32>,
+    /// Stars of the base's clip for the same request.
+    pub twin_stars: Option<f32>,
+    /// Its noiseless utility.
+    pub twin_utility: Option<f32>,
+}
+
+/// 95 % percentile-bootstrap interval of `stat` over resamples of `n` items (requests), drawn
+/// with a fixed seed so a table is reproducible; None when `stat` has no value.
+pub fn bootstrap(n: usize, stat: impl Fn(&[usize]) -> Option<f32>) -> Option<(f32, f32)> {
+    use rand::{RngExt, SeedableRng};
+    const DRAWS: usize = 2000;
+    if n == 0 {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0xB007);
+    let mut values: Vec<f32> = (0..DRAWS)
+        .filter_map(|_| {
+            let pick: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+            stat(&pick)
+        })
+        .collect();
+    if values.len() < DRAWS / 2 {
+        return None;
+    }
+    values.sort_by(f32::total_cmp);
+    let at = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
+    Some((at(0.025), at(0.975)))
+}
+
+/// 95 % interval of the mean stars gained from `a` to `b`, paired by request (the same requests
+/// are heard every round; a request counts where an honest rater rated both).
+pub fn gain_interval(a: &VersionMetrics, b: &VersionMetrics) -> Option<(f32, f32)> {
+    let diffs: Vec<Option<f32>> = a
+        .requests
+        .iter()
+        .zip(&b.requests)
+        .map(|(x, y)| y.stars.zip(x.stars).map(|(y, x)| y - x))
+        .collect();
+    bootstrap(diffs.len(), |pick| {
+        mean(pick.iter().filter_map(|&i| diffs[i]))
+    })
+}
+
+/// 95 % interval of a version's blind star win rate against the base.
+pub fn win_interval(v: &VersionMetrics) -> Option<(f32, f32)> {
+    let r = &v.requests;
+    bootstrap(r.len(), |pick| {
+        win_rate(pick.iter().map(|&i| (r[i].stars, r[i].twin_stars)))
+    })
+}
+
 /// Per-version results of a simulation arm.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionMetrics {
@@ -50,6 +109,10 @@ pub struct VersionMetrics {
     pub utility_win_rate: Option<f32>,
     /// Mean pairwise latent distance of this version's clips over the base's on the same requests.
     pub diversity_ratio: Option<f32>,
+    /// Each request's outcome, in request order (for intervals).
+    pub requests: Vec<RequestOutcome>,
+    /// Wall time of the fine-tune round that made this version (s).
+    pub finetune_s: Option<f64>,
     /// Pool size the fine-tune that made this version trained on (None for the base).
     pub pool: Option<usize>,
     /// What the fine-tune's guard said, when this version was made by one.
@@ -58,27 +121,39 @@ pub struct VersionMetrics {
     pub no_version: Option<String>,
 }
 
-/// The issue's goals, checked on one arm.
+/// Issue 14's goals, checked on one arm (the paper's gains: +0.20 stars after its first
+/// iteration, +0.39 more after its second).
 #[derive(Debug, Clone, Serialize)]
 pub struct Goals {
-    /// Mean rating rose from each version to the next.
-    pub rating_rises_every_iteration: bool,
-    /// Win rate against the base at the third fine-tuned version (None: fewer iterations).
+    /// Mean stars v1 − v0 (goal ≥ 0.20).
+    pub gain_v1: Option<f32>,
+    /// Mean stars v2 − v1 (goal ≥ 0.39).
+    pub gain_v2: Option<f32>,
+    /// Blind star win rate against the base at v3 (goal ≥ 70 %).
     pub win_rate_at_3: Option<f32>,
-    /// Lowest diversity ratio over the fine-tuned versions.
+    /// Lowest diversity ratio over the fine-tuned versions (goal ≥ 80 %).
     pub min_diversity_ratio: Option<f32>,
-    /// All three goals met (rises, win rate ≥ 70 % by iteration 3, diversity ≥ 80 %).
+    /// Held-out loss of the last version over the base's, minus 1 (goal ≤ 5 %).
+    pub forgetting: Option<f32>,
+    /// All five met.
     pub met: bool,
 }
+
+/// Stars the paper gained after its first iteration.
+pub const GOAL_GAIN_V1: f32 = 0.20;
+/// Stars the paper gained after its second iteration.
+pub const GOAL_GAIN_V2: f32 = 0.39;
 
 impl Goals {
     /// Checks the goals on an arm's versions.
     pub fn check(versions: &[VersionMetrics]) -> Self {
-        let ratings: Vec<Option<f32>> = versions.iter().map(|v| v.mean_rating).collect();
-        let rises = ratings.len() > 1
-            && ratings
-                .windows(2)
-                .all(|w| matches!((w[0], w[1]), (Some(a), Some(b)) if b > a));
+        let stars = |v: u32| {
+            versions
+                .iter()
+                .find(|m| m.version == v)
+                .and_then(|m| m.mean_rating)
+        };
+        let gain = |a: u32, b: u32| stars(b).zip(stars(a)).map(|(b, a)| b - a);
         let win_rate_at_3 = versions
             .iter()
             .find(|v| v.version == 3)
@@ -87,12 +162,25 @@ impl Goals {
             .iter()
             .filter_map(|v| v.diversity_ratio)
             .fold(None, |m: Option<f32>, d| Some(m.map_or(d, |m| m.min(d))));
-        let met =
-            rises && win_rate_at_3.is_some_and(|w| w >= 0.7) && min_div.is_some_and(|d| d >= 0.8);
+        // The base's held-out loss is what the first fine-tune measured before it began.
+        let base_loss = versions.iter().find_map(|v| v.guard).map(|g| g.0);
+        let last_loss = versions.iter().rev().find_map(|v| v.guard).map(|g| g.1);
+        let forgetting = base_loss
+            .zip(last_loss)
+            .filter(|(b, _)| *b > 0.0)
+            .map(|(b, l)| l / b - 1.0);
+        let (gain_v1, gain_v2) = (gain(0, 1), gain(1, 2));
+        let met = gain_v1.is_some_and(|g| g >= GOAL_GAIN_V1)
+            && gain_v2.is_some_and(|g| g >= GOAL_GAIN_V2)
+            && win_rate_at_3.is_some_and(|w| w >= 0.7)
+            && min_div.is_some_and(|d| d >= 0.8)
+            && forgetting.is_some_and(|f| f <= 0.05);
         Self {
-            rating_rises_every_iteration: rises,
+            gain_v1,
+            gain_v2,
             win_rate_at_3,
             min_diversity_ratio: min_div,
+            forgetting,
             met,
         }
     }
@@ -112,6 +200,25 @@ mod tests {
         ];
         assert_eq!(win_rate(pairs.into_iter()), Some(0.5));
         assert_eq!(win_rate(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn bootstrap_brackets_the_mean_and_narrows_with_more_data() {
+        let mean_of = |v: &[f32]| {
+            let v = v.to_vec();
+            move |pick: &[usize]| mean(pick.iter().map(|&i| v[i]))
+        };
+        let small: Vec<f32> = (0..10).map(|i| (i % 2) as f32).collect();
+        let large: Vec<f32> = (0..1000).map(|i| (i % 2) as f32).collect();
+        let (a, b) = bootstrap(small.len(), mean_of(&small)).unwrap();
+        let (c, d) = bootstrap(large.len(), mean_of(&large)).unwrap();
+        assert!(a < 0.5 && 0.5 < b, "{a} {b}");
+        assert!(
+            c < 0.5 && 0.5 < d && d - c < 0.5 * (b - a),
+            "{c} {d} vs {a} {b}"
+        );
+        assert_eq!(bootstrap(0, mean_of(&small)), None);
+        assert_eq!(bootstrap(5, |_| None), None);
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! Simulated producers (issue 7 item 6): the whole loop — generate, rate, select, fine-tune,
-//! publish, reload — with virtual raters whose hidden taste is brightness (spectral centroid),
-//! plus spammers, and the ablations the paper left open (confidence fixed to 1, no selection).
+//! Simulated producers (issue 7 item 6, issue 14): the whole loop — generate, rate, select,
+//! fine-tune, publish, reload — with virtual raters sharing a hidden taste (a built-in one from
+//! `taste.rs` or an external scorer), plus spammers, and the ablations the paper left open
+//! (confidence fixed to 1, no selection).
 //!
 //! Every arm starts from the same base in its own data dir and hears the same requests, so the
-//! arms differ only in the rule switched off. After the first fine-tune each round also renders
-//! every request through the base (stored as blind baseline clips) for the win rate and the
-//! diversity ratio.
+//! arms differ only in the rule switched off. Round 0 renders two seeds per request (a pair for a
+//! preference objective); after the first fine-tune each round also renders every request
+//! through the base (stored as blind baseline clips) for the win rate and the diversity ratio.
 pub mod metrics;
 pub mod rater;
 pub mod round;
+pub mod scorer;
+pub mod taste;
 
 use crate::finetune::{
     train_next_version, Confidence, FinetuneError, FinetuneOptions, FitParams, Objective,
@@ -20,8 +23,10 @@ use refrain_engine::feedback::{FeedbackError, FeedbackStore, NewSong, SongAudio}
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::pipeline::{Pipeline, PipelineError, Timings};
 use round::{generate_round, rate_round, requests, Generation, Song};
+use scorer::Scorer;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use taste::Taste;
 
 /// Which learning rule an arm switches off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -44,7 +49,7 @@ pub struct SimOptions {
     pub out: PathBuf,
     /// Fine-tunes per arm.
     pub iterations: usize,
-    /// Requests per round (each rated once, twice with its baseline twin after round 0).
+    /// Requests per round (each rated twice: two seeds in round 0, then with its baseline twin).
     pub requests: usize,
     /// Synthesised conditioning songs.
     pub songs: usize,
@@ -60,6 +65,8 @@ pub struct SimOptions {
     pub fit: FitParams,
     /// What each fine-tune learns from.
     pub objective: Objective,
+    /// What the honest raters like.
+    pub scorer: Scorer,
     /// Arms to run.
     pub arms: Vec<Arm>,
     /// Seed of songs' choice, requests and ratings.
@@ -93,40 +100,18 @@ pub enum SimError {
 pub struct ArmReport {
     /// The arm.
     pub arm: Arm,
+    /// What the raters liked (`Scorer::describe`).
+    pub taste: String,
+    /// The taste pinned to round 0.
+    pub pinned: Taste,
+    /// What each fine-tune learned from.
+    pub objective: Objective,
     /// One entry per round (version rated in it).
     pub versions: Vec<VersionMetrics>,
     /// The issue's goals on this arm.
     pub goals: Goals,
     /// Its data dir (store + versions), for `refrain-trainer report --data-dir`.
     pub data_dir: PathBuf,
-}
-
-/// The taste every honest rater shares, pinned to the base's own output: the pivot is the 60th
-/// percentile of round 0's centroids, the width half the spread between the 40th and 80th.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Taste {
-    /// Undecided at this centroid.
-    pub pivot_hz: f32,
-    /// Logistic width.
-    pub width_hz: f32,
-}
-
-fn taste_from(centroids: &[f32]) -> Taste {
-    let mut c: Vec<f32> = centroids
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    c.sort_by(f32::total_cmp);
-    let q = |p: f32| {
-        c.get(((c.len().max(1) - 1) as f32 * p).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
-    Taste {
-        pivot_hz: q(0.6),
-        width_hz: ((q(0.8) - q(0.4)) / 2.0).max(25.0),
-    }
 }
 
 /// The conditioning songs: synthesised 4-bar loops over tempos, keys and modes.
@@ -179,15 +164,24 @@ fn add_songs(
     Ok(songs)
 }
 
+/// The data dir of one run under `options.out`: taste, objective and arm.
+pub fn run_dir(options: &SimOptions, arm: Arm) -> PathBuf {
+    let objective = format!("{:?}", options.objective).to_lowercase();
+    let arm = format!("{arm:?}").to_lowercase();
+    options
+        .out
+        .join(format!("{}-{objective}-{arm}", options.scorer.name()))
+}
+
 /// Runs one arm from a fresh data dir under `options.out`.
-pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<(ArmReport, Taste), SimError> {
+pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<ArmReport, SimError> {
     if options.iterations == 0 || options.requests == 0 || options.songs == 0 || options.honest == 0
     {
         return Err(SimError::Invalid(
             "iterations, requests, songs and honest raters must be at least 1".into(),
         ));
     }
-    let data = options.out.join(format!("{arm:?}").to_lowercase());
+    let data = run_dir(options, arm);
     if data.exists() {
         std::fs::remove_dir_all(&data)
             .map_err(|e| SimError::Invalid(format!("{}: {e}", data.display())))?;
@@ -215,35 +209,48 @@ pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<(ArmReport, Taste), Sim
     let mut taste = None;
     // The version being rated, and what the fine-tune that made it reported.
     let mut current: Option<Pipeline> = None;
-    let mut made_by: Option<(usize, (f32, f32))> = None;
+    let mut made_by: Option<(usize, (f32, f32), f64)> = None;
     // The same requests (songs, weights, seeds) every round: each version is heard on the same
     // material, so the mean rating compares versions rather than request sets (with fresh
     // requests per round it moved by ±0.4 stars between two identical models).
     let reqs = requests(options.seed, options.requests, songs.len());
     for round in 0..=options.iterations {
         let clips = match current.as_mut() {
-            Some(pipe) => generate_round(pipe, Some(&mut base), &mut store, &songs, &reqs, g)?,
-            None => generate_round(&mut base, None, &mut store, &songs, &reqs, g)?,
+            Some(pipe) => generate_round(
+                pipe,
+                Some(&mut base),
+                &mut store,
+                &songs,
+                &reqs,
+                g,
+                &options.scorer,
+            )?,
+            None => generate_round(
+                &mut base,
+                None,
+                &mut store,
+                &songs,
+                &reqs,
+                g,
+                &options.scorer,
+            )?,
         };
-        let t = *taste.get_or_insert_with(|| taste_from(&clips.centroids()));
-        let raters = rater::panel(
-            options.honest,
-            options.spammers,
-            t.pivot_hz,
-            t.width_hz,
-            options.noise,
-        );
+        let t = *taste.get_or_insert_with(|| Taste::from_scores(&clips.scores()));
+        let raters = rater::panel(options.honest, options.spammers, t, options.noise);
         let mut m = rate_round(&mut store, &clips, &raters, options.seed ^ round as u64)?;
-        m.pool = made_by.map(|(pool, _)| pool);
-        m.guard = made_by.map(|(_, guard)| guard);
+        m.pool = made_by.map(|(pool, _, _)| pool);
+        m.guard = made_by.map(|(_, guard, _)| guard);
+        m.finetune_s = made_by.map(|(_, _, s)| s);
         tracing::info!(?arm, round, version = m.version, mean_rating = ?m.mean_rating, win_rate = ?m.win_rate, "round rated");
         if round < options.iterations {
+            let began = std::time::Instant::now();
             match train_next_version(&fo) {
                 Ok(report) => {
                     current = Some(load(&report.dir, options.threads)?);
                     made_by = Some((
                         report.pool,
                         (report.fit.guard_before, report.fit.guard_after),
+                        began.elapsed().as_secs_f64(),
                     ));
                 }
                 // The loop goes on with the same version, as `watch` would.
@@ -256,16 +263,16 @@ pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<(ArmReport, Taste), Sim
         versions.push(m);
     }
     let goals = Goals::check(&versions);
-    Ok((
-        ArmReport {
-            arm,
-            versions,
-            goals,
-            data_dir: data,
-        },
-        taste.unwrap_or(Taste {
-            pivot_hz: 0.0,
-            width_hz: 0.0,
+    Ok(ArmReport {
+        arm,
+        taste: options.scorer.describe(),
+        pinned: taste.unwrap_or(Taste {
+            pivot: 0.0,
+            width: 0.0,
         }),
-    ))
+        objective: options.objective,
+        versions,
+        goals,
+        data_dir: data,
+    })
 }

@@ -1,36 +1,16 @@
-//! Virtual producers: a hidden taste for brightness (spectral centroid), noisy star ratings,
-//! longer listening to what they like, and spammers who give top marks without listening.
+//! Virtual producers: a hidden taste (see `taste.rs`), noisy star ratings, longer listening to
+//! what they like, and spammers who give top marks without listening.
+use super::taste::Taste;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use refrain_engine::spectrogram::{AudioConfig, Spectrum, Stft};
-
-/// The hidden, measurable property raters care about: the clip's mean spectral centroid (Hz),
-/// weighted by frame energy so silent frames do not count.
-pub fn spectral_centroid(audio: &[f32], config: &AudioConfig) -> Option<f32> {
-    let mut stft = Stft::new(config).ok()?;
-    let mut spectrum = Spectrum::zeros(0, 0);
-    stft.forward(audio, &mut spectrum);
-    let bin_hz = config.sample_rate as f64 / config.n_fft as f64;
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for t in 0..spectrum.frames {
-        for (k, c) in spectrum.frame(t).iter().enumerate() {
-            let m = f64::from(c.norm());
-            num += m * k as f64 * bin_hz;
-            den += m;
-        }
-    }
-    (den > 1e-9).then(|| (num / den) as f32)
-}
 
 /// Who a rater is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RaterKind {
-    /// Likes clips brighter than `pivot_hz`: utility = logistic((centroid − pivot) / width).
+    /// Likes clips that score above the taste's pivot: utility = logistic((score − pivot) / width).
     Honest {
-        /// Centroid at which the rater is undecided.
-        pivot_hz: f32,
-        /// How sharply taste turns with brightness.
-        width_hz: f32,
+        /// What it likes.
+        taste: Taste,
         /// Standard deviation of rating noise, in utility units.
         noise: f32,
     },
@@ -60,14 +40,9 @@ pub struct Draw {
     pub utility: Option<f32>,
 }
 
-/// Noiseless utility of a clip with centroid `c` for a taste (pivot, width).
-pub fn utility(c: f32, pivot_hz: f32, width_hz: f32) -> f32 {
-    1.0 / (1.0 + (-(c - pivot_hz) / width_hz.max(1e-3)).exp())
-}
-
 impl Rater {
-    /// Rates a clip of `clip_ms` whose hidden property is `centroid`.
-    pub fn rate(&self, centroid: f32, clip_ms: u64, rng: &mut ChaCha8Rng) -> Draw {
+    /// Rates a clip of `clip_ms` whose taste score is `score`.
+    pub fn rate(&self, score: f32, clip_ms: u64, rng: &mut ChaCha8Rng) -> Draw {
         match &self.kind {
             RaterKind::Spammer => Draw {
                 accepted: true,
@@ -76,12 +51,8 @@ impl Rater {
                 listen_ms: (clip_ms as f64 * rng.random_range(0.02..0.15)) as u64,
                 utility: None,
             },
-            RaterKind::Honest {
-                pivot_hz,
-                width_hz,
-                noise,
-            } => {
-                let u = utility(centroid, *pivot_hz, *width_hz);
+            RaterKind::Honest { taste, noise } => {
+                let u = taste.utility(score);
                 let noisy = (u + noise * gaussian(rng)).clamp(0.0, 1.0);
                 let stars = (1.0 + 4.0 * noisy).round().clamp(1.0, 5.0) as u8;
                 // People listen longer to what they like; nobody below 30 % (they judge fairly).
@@ -104,22 +75,12 @@ fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
-/// `honest` raters sharing one taste (pivot, width) with rating noise, and `spammers`.
-pub fn panel(
-    honest: usize,
-    spammers: usize,
-    pivot_hz: f32,
-    width_hz: f32,
-    noise: f32,
-) -> Vec<Rater> {
+/// `honest` raters sharing one taste with rating noise, and `spammers`.
+pub fn panel(honest: usize, spammers: usize, taste: Taste, noise: f32) -> Vec<Rater> {
     let mut raters: Vec<Rater> = (0..honest)
         .map(|i| Rater {
             id: format!("producer-{i}"),
-            kind: RaterKind::Honest {
-                pivot_hz,
-                width_hz,
-                noise,
-            },
+            kind: RaterKind::Honest { taste, noise },
         })
         .collect();
     raters.extend((0..spammers).map(|i| Rater {
@@ -134,26 +95,13 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn tone(hz: f32, config: &AudioConfig) -> Vec<f32> {
-        let sr = config.sample_rate as f32;
-        (0..config.sample_rate as usize)
-            .map(|i| (std::f32::consts::TAU * hz * i as f32 / sr).sin())
-            .collect()
-    }
-
     #[test]
-    fn centroid_follows_the_tone() {
-        let config = AudioConfig::default();
-        let low = spectral_centroid(&tone(440.0, &config), &config).unwrap();
-        let high = spectral_centroid(&tone(3000.0, &config), &config).unwrap();
-        assert!((low - 440.0).abs() < 60.0, "{low}");
-        assert!((high - 3000.0).abs() < 150.0, "{high}");
-        assert_eq!(spectral_centroid(&vec![0.0; 22050], &config), None);
-    }
-
-    #[test]
-    fn honest_raters_prefer_bright_and_listen_longer_spammers_glance() {
-        let raters = panel(1, 1, 2000.0, 300.0, 0.05);
+    fn honest_raters_prefer_what_scores_higher_and_listen_longer_spammers_glance() {
+        let taste = Taste {
+            pivot: 2000.0,
+            width: 300.0,
+        };
+        let raters = panel(1, 1, taste, 0.05);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let dark = raters[0].rate(1000.0, 6000, &mut rng);
         let bright = raters[0].rate(3000.0, 6000, &mut rng);

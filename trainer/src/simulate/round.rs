@@ -1,8 +1,10 @@
-//! One simulated listening session: the current version (and, after the first fine-tune, the
-//! base on the same requests, stored as blind baseline clips) generates, virtual producers rate,
-//! and everything goes into the feedback store as the plugin would write it.
-use super::metrics::{diversity, mean, win_rate, VersionMetrics};
-use super::rater::{spectral_centroid, Rater};
+//! One simulated listening session: the current version generates each request's clip and a
+//! second one to compare it with — the base's on the same request after the first fine-tune
+//! (stored as a blind baseline clip), another seed of the same request in round 0 — virtual
+//! producers rate both, and everything goes into the feedback store as the plugin would write it.
+use super::metrics::{diversity, mean, win_rate, RequestOutcome, VersionMetrics};
+use super::rater::Rater;
+use super::scorer::Scorer;
 use super::SimError;
 use rand::RngExt;
 use rand::SeedableRng;
@@ -60,22 +62,25 @@ pub struct Generation {
 
 /// A clip made for a request, with what the raters measure.
 pub struct Made {
-    centroid: f32,
+    score: f32,
     latent: Vec<f32>,
     clip_ms: u64,
     clip: refrain_engine::feedback::ClipId,
 }
 
-/// Generates one request's clip with `pipe` and stores it.
+/// Generates one request's clip with `pipe` (from `seed`) and stores it; returns it with its
+/// audio and stored WAV for the scorer (its score is set once the round is scored).
+#[allow(clippy::too_many_arguments)]
 fn make(
     pipe: &mut Pipeline,
     store: &mut FeedbackStore,
     songs: &[Song],
     r: &Request,
+    seed: u64,
     g: Generation,
     baseline: bool,
     request_uid: Uid,
-) -> Result<Made, SimError> {
+) -> Result<(Made, Vec<f32>, std::path::PathBuf), SimError> {
     let config = pipe.model().manifest().audio.clone();
     let request = GenerateRequest {
         songs: r
@@ -94,7 +99,7 @@ fn make(
         detail: 0.0,
         steps: g.steps,
         eta: 0.0,
-        seeds: vec![r.seed],
+        seeds: vec![seed],
         output_rate: config.sample_rate,
         vocoder: None,
     };
@@ -103,29 +108,30 @@ fn make(
         .into_iter()
         .next()
         .ok_or_else(|| SimError::Invalid("the pipeline returned no clip".into()))?;
-    let centroid = spectral_centroid(&clip.audio, &config).unwrap_or(0.0);
     let clip_ms = (clip.audio.len() as u64 * 1000 / u64::from(config.sample_rate.max(1))).max(1);
     let id = store.add_generation(NewGeneration {
         song_ids: r.songs.iter().map(|&(i, _)| songs[i].id).collect(),
         weights: r.songs.iter().map(|&(_, w)| w).collect(),
-        seed: r.seed,
+        seed,
         strength: g.strength as f32,
         steps: g.steps as u32,
         eta: 0.0,
         detail: clip.params.detail as f32,
         model_version: pipe.model().manifest().version,
         is_baseline: baseline,
-        audio: clip.audio,
+        audio: clip.audio.clone(),
         sample_rate: config.sample_rate,
         latent: clip.latent.clone(),
         request: Some(request_uid),
     })?;
-    Ok(Made {
-        centroid,
+    let wav = store.generation(id)?.wav_path;
+    let made = Made {
+        score: 0.0,
         latent: clip.latent,
         clip_ms,
         clip: id,
-    })
+    };
+    Ok((made, clip.audio, wav))
 }
 
 /// What a rater said about a clip.
@@ -140,7 +146,7 @@ fn rate(
     made: &Made,
     rng: &mut ChaCha8Rng,
 ) -> Result<Heard, SimError> {
-    let d = rater.rate(made.centroid, made.clip_ms, rng);
+    let d = rater.rate(made.score, made.clip_ms, rng);
     store.add_rating(&NewRating::new(
         made.clip,
         d.accepted,
@@ -156,21 +162,25 @@ fn rate(
 }
 
 /// A round's clips: `ours` from the current version, `theirs` from the base on the same
-/// requests (empty in the first round, when the current version is the base).
+/// requests (empty in the first round, when the current version is the base), `second` the
+/// current version's clip from another seed (round 0 only: a pair for a preference objective).
 pub struct RoundClips {
     version: u32,
     ours: Vec<Made>,
     theirs: Vec<Made>,
+    second: Vec<Made>,
 }
 
 impl RoundClips {
-    /// Centroids of the current version's clips.
-    pub fn centroids(&self) -> Vec<f32> {
-        self.ours.iter().map(|m| m.centroid).collect()
+    /// Taste scores of the current version's clips (the request's own seed).
+    pub fn scores(&self) -> Vec<f32> {
+        self.ours.iter().map(|m| m.score).collect()
     }
 }
 
-/// Generates and stores every request's clip through `current`, and through `base` when given.
+/// Generates and stores every request's clip through `current`, and its comparison clip through
+/// `base` when given (else from `current` with another seed), then scores them all with
+/// `scorer` in one call.
 pub fn generate_round(
     current: &mut Pipeline,
     mut base: Option<&mut Pipeline>,
@@ -178,26 +188,53 @@ pub fn generate_round(
     songs: &[Song],
     requests: &[Request],
     g: Generation,
+    scorer: &Scorer,
 ) -> Result<RoundClips, SimError> {
+    let config = current.model().manifest().audio.clone();
     let mut clips = RoundClips {
         version: current.model().manifest().version,
         ours: Vec::with_capacity(requests.len()),
         theirs: Vec::new(),
+        second: Vec::new(),
     };
+    let mut heard = Vec::with_capacity(2 * requests.len());
     for r in requests {
-        // One request: the clip and its blind twin share it. Made from the round's version and
+        // One request: the clip and its comparison share it. Made from the round's version and
         // the request's seed, so a simulation stays reproducible.
         let uid = Uid(u128::from(clips.version) << 64 | u128::from(r.seed));
-        clips
-            .ours
-            .push(make(current, store, songs, r, g, false, uid)?);
-        if let Some(base) = base.as_deref_mut() {
-            clips
-                .theirs
-                .push(make(base, store, songs, r, g, true, uid)?);
+        let (made, audio, wav) = make(current, store, songs, r, r.seed, g, false, uid)?;
+        clips.ours.push(made);
+        heard.push((audio, wav));
+        let (made, audio, wav) = match base.as_deref_mut() {
+            Some(base) => make(base, store, songs, r, r.seed, g, true, uid)?,
+            None => make(current, store, songs, r, second_seed(r.seed), g, false, uid)?,
+        };
+        if base.is_some() {
+            clips.theirs.push(made);
+        } else {
+            clips.second.push(made);
         }
+        heard.push((audio, wav));
+    }
+    let inputs: Vec<(&[f32], std::path::PathBuf)> = heard
+        .iter()
+        .map(|(audio, wav)| (audio.as_slice(), wav.clone()))
+        .collect();
+    let scores = scorer
+        .score(&inputs, &config)
+        .map_err(|e| SimError::Invalid(e.to_string()))?;
+    // `heard` alternates each request's clip and its comparison.
+    let comparisons = clips.theirs.iter_mut().chain(clips.second.iter_mut());
+    for ((made, twin), pair) in clips.ours.iter_mut().zip(comparisons).zip(scores.chunks(2)) {
+        made.score = pair[0];
+        twin.score = pair[1];
     }
     Ok(clips)
+}
+
+/// The seed of round 0's second clip for a request: fixed by the request's, never equal to it.
+fn second_seed(seed: u64) -> u64 {
+    seed ^ 0x9E37_79B9_7F4A_7C15
 }
 
 /// Each request's clip (and its baseline twin) rated by one randomly chosen rater, blind;
@@ -211,11 +248,16 @@ pub fn rate_round(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut ours = Vec::with_capacity(clips.ours.len());
     let mut theirs = Vec::with_capacity(clips.theirs.len());
+    let mut seconds = 0;
     for (i, made) in clips.ours.iter().enumerate() {
         let rater = &raters[rng.random_range(0..raters.len())];
         ours.push(rate(store, rater, made, &mut rng)?);
         if let Some(twin) = clips.theirs.get(i) {
             theirs.push(rate(store, rater, twin, &mut rng)?);
+        }
+        if let Some(second) = clips.second.get(i) {
+            rate(store, rater, second, &mut rng)?;
+            seconds += 1;
         }
     }
     let pairs = || ours.iter().zip(&theirs);
@@ -226,12 +268,23 @@ pub fn rate_round(
     };
     Ok(VersionMetrics {
         version: clips.version,
-        ratings: ours.len() + theirs.len(),
+        ratings: ours.len() + theirs.len() + seconds,
         mean_rating: mean(ours.iter().filter_map(|h| h.stars)),
         mean_utility: mean(ours.iter().filter_map(|h| h.utility)),
         win_rate: win_rate(pairs().map(|(a, b)| (a.stars, b.stars))),
         utility_win_rate: win_rate(pairs().map(|(a, b)| (a.utility, b.utility))),
         diversity_ratio,
+        requests: ours
+            .iter()
+            .enumerate()
+            .map(|(i, h)| RequestOutcome {
+                stars: h.stars,
+                utility: h.utility,
+                twin_stars: theirs.get(i).and_then(|t| t.stars),
+                twin_utility: theirs.get(i).and_then(|t| t.utility),
+            })
+            .collect(),
+        finetune_s: None,
         pool: None,
         guard: None,
         no_version: None,
