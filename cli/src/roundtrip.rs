@@ -77,9 +77,23 @@ pub fn run(args: &Args) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let write = |path: &PathBuf, samples: &[f32]| -> Result<()> {
-        let back = audio::resample(samples, config.sample_rate, song_rate)?;
-        audio::write_wav(path, &Audio::from_mono(song_rate, back))?;
-        println!("wrote {}", path.display());
+        let mut back = audio::resample(samples, config.sample_rate, song_rate)?;
+        // A round trip can overshoot a source that peaks near 0 dBFS; the 24-bit file would
+        // clip it, so it is scaled under full scale instead (and says so).
+        let peak = back.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let note = if peak > 1.0 {
+            let gain = 0.98 / peak;
+            back.iter_mut().for_each(|x| *x *= gain);
+            format!(
+                " (peak {:+.2} dBFS scaled down {:.2} dB so it does not clip)",
+                20.0 * peak.log10(),
+                -20.0 * gain.log10()
+            )
+        } else {
+            String::new()
+        };
+        audio::write_wav_pcm24(path, &Audio::from_mono(song_rate, back))?;
+        println!("wrote {}{note}", path.display());
         Ok(())
     };
     println!(

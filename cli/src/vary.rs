@@ -166,7 +166,7 @@ fn generate(
     for clip in &clips {
         let stem = common.out.join(format!("clip-{}", clip.params.seed));
         let wav = stem.with_extension("wav");
-        audio::write_wav(
+        audio::write_wav_pcm24(
             &wav,
             &Audio::from_mono(clip.params.sample_rate, clip.audio.clone()),
         )?;

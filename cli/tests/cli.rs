@@ -51,6 +51,9 @@ fn vary_writes_one_wav_and_sidecar_per_variation() {
             decoded.sample_rate, 44_100,
             "clips come back at the song's rate"
         );
+        // 24-bit PCM for DAWs (the fmt chunk's bits per sample, at byte 34).
+        let bytes = std::fs::read(&wav).unwrap();
+        assert_eq!(u16::from_le_bytes([bytes[34], bytes[35]]), 24);
         let sidecar: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(wav.with_extension("json")).unwrap())
                 .unwrap();

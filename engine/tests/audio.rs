@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use refrain_engine::audio::{
     fit_length, loudest_window, read_file, resample, resample_audio, sanitize, write_wav,
-    write_wav_i16, Audio, AudioError,
+    write_wav_i16, write_wav_pcm24, Audio, AudioError,
 };
 
 fn sine(freq: f64, rate: u32, n: usize, amp: f64) -> Vec<f32> {
@@ -108,6 +108,48 @@ fn pcm16_wav_round_trips_within_one_step() {
         }
     }
     assert!(back.channels[0][10] > 0.999 && back.channels[0][11] < -0.999);
+}
+
+#[test]
+fn clip_wav_is_24_bit_pcm_that_hound_and_sox_read_without_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.wav");
+    let mut left = sine(440.0, 44_100, 4410, 0.9);
+    left[5] = 2.0; // clipped to full scale, not wrapped
+    left[6] = f32::NAN; // silence, not garbage
+    let audio = Audio::new(44_100, vec![left.clone(), sine(300.0, 44_100, 4410, 0.3)]).unwrap();
+    write_wav_pcm24(&path, &audio).unwrap();
+    let spec = hound::WavReader::open(&path).unwrap().spec();
+    assert_eq!(
+        (spec.channels, spec.bits_per_sample, spec.sample_format),
+        (2, 24, hound::SampleFormat::Int)
+    );
+    let back = read_file(&path).unwrap();
+    assert_eq!((back.sample_rate, back.frames()), (44_100, 4410));
+    for (a, b) in audio.channels.iter().zip(&back.channels) {
+        for (x, y) in a.iter().zip(b).filter(|(x, _)| x.is_finite()) {
+            assert!(
+                (x.clamp(-1.0, 1.0) - y).abs() <= 1.5 / 8_388_608.0,
+                "{x} vs {y}"
+            );
+        }
+    }
+    assert!(back.channels[0][5] > 0.999_999 && back.channels[0][6] == 0.0);
+
+    // sox is what the issue names as the strict reader: it warned about our float header.
+    match std::process::Command::new("sox")
+        .arg(&path)
+        .args(["-n", "stat"])
+        .output()
+    {
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert!(!stderr.contains("WARN"), "{stderr}");
+            assert!(stderr.contains("Samples read"), "{stderr}");
+        }
+        Err(e) => eprintln!("skipped the sox check: sox could not run ({e})"),
+    }
 }
 
 /// The compressed fixtures are 0.5 s of 440 Hz at amplitude 0.5, 44.1 kHz

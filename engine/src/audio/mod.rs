@@ -13,7 +13,7 @@ pub use error::AudioError;
 pub use read::read_file;
 pub use resample::{resample, resample_audio};
 pub use shape::{fit_length, loudest_window, sanitize};
-pub use wav::{quantize_i16, write_wav, write_wav_i16};
+pub use wav::{quantize_i16, quantize_i24, write_wav, write_wav_i16, write_wav_pcm24};
 
 /// A clip of planar audio: one `Vec<f32>` per channel, all of the same length, nominally in
 /// [-1, 1].

@@ -22,6 +22,24 @@ pub fn write_wav_i16(path: &Path, audio: &Audio) -> Result<(), AudioError> {
     write_with(path, audio, spec, |w, s| w.write_sample(quantize_i16(s)))
 }
 
+/// Writes a clip for DAWs and other tools: 24-bit integer PCM, which every DAW and sox read
+/// without a warning (hound writes WAVE_FORMAT_EXTENSIBLE above 16 bits, with the PCM
+/// sub-format; its 32-bit float files make sox warn about the fmt chunk). Samples are clipped
+/// to [-1, 1]: generated clips are peak-limited below 0 dBFS, other callers scale first.
+pub fn write_wav_pcm24(path: &Path, audio: &Audio) -> Result<(), AudioError> {
+    let spec = spec_for(audio, 24, SampleFormat::Int)?;
+    write_with(path, audio, spec, |w, s| w.write_sample(quantize_i24(s)))
+}
+
+/// The 24-bit value [`write_wav_pcm24`] stores for a sample: clipped to [-1, 1], scaled by
+/// 8 388 607 and rounded to nearest; NaN becomes 0.
+pub fn quantize_i24(sample: f32) -> i32 {
+    if sample.is_nan() {
+        return 0;
+    }
+    (f64::from(sample.clamp(-1.0, 1.0)) * 8_388_607.0).round() as i32
+}
+
 /// The 16-bit value [`write_wav_i16`] stores for a sample: clipped to [-1, 1], scaled by 32767
 /// and rounded to nearest; NaN becomes 0.
 ///

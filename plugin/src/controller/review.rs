@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use refrain_engine::audio::{write_wav, Audio};
+use refrain_engine::audio::{write_wav_pcm24, Audio};
 use refrain_engine::feedback::{NewRating, Recorded};
 
 use super::State;
@@ -73,7 +73,7 @@ impl State {
         let audio = Audio::from_mono(entry.params.sample_rate, entry.audio.clone());
         let result = std::fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
-            .and_then(|()| write_wav(&path, &audio).map_err(|e| e.to_string()));
+            .and_then(|()| write_wav_pcm24(&path, &audio).map_err(|e| e.to_string()));
         match result {
             Ok(()) => {
                 self.status(format!("Exported {}", path.display()));
