@@ -140,3 +140,26 @@ fn dpo_without_pairs_is_nothing_to_train() {
         ),
     }
 }
+
+#[test]
+fn both_without_pairs_trains_on_the_pool_alone() {
+    // A producer who rates one clip per request has no pairs: `both` still learns from the pool.
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    support::initialised_version(&base, 1, (0..4).map(|i| normal(100 + i)).collect());
+    let data = dir.path().join("data");
+    let mut store = FeedbackStore::open(&data).unwrap();
+    let s = song(&mut store);
+    let c = clip(&mut store, s, 1, None, false);
+    rate(&mut store, c, true, Some(5), 6000);
+    drop(store);
+    let mut o = options(data, base);
+    o.objective = Objective::Both;
+    o.select.genetic = false;
+    o.min_pool = 1;
+    let report = train_next_version(&o).unwrap();
+    assert_eq!(
+        (report.objective, report.pairs, report.pool),
+        (Objective::Both, 0, 1)
+    );
+}

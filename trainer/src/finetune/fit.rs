@@ -243,7 +243,8 @@ impl Run<'_> {
         for step in 0..p.steps {
             let mut rng = step_rng(p.seed, step);
             let mut loss = None;
-            if options.objective.uses_pool() {
+            // An empty pool (`both` with pairs only) has nothing to draw.
+            if options.objective.uses_pool() && !set.is_empty() {
                 let picks: Vec<(&[f32], f32)> = (0..p.batch)
                     .map(|_| {
                         // No draw at all when the prior is off keeps plain fine-tunes' random stream.

@@ -230,21 +230,31 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
     } else {
         Vec::new()
     };
-    if options.objective.uses_pairs() && pairs.is_empty() {
-        return Err(FinetuneError::NothingToTrain(format!(
-            "no preference pairs among {} ratings this round (two clips of one request rated differently by one producer; {} flagged)",
-            selection.ratings, selection.flagged
-        )));
-    }
-    if options.objective.uses_pool() && set.len() < options.min_pool.max(1) {
-        return Err(FinetuneError::NothingToTrain(format!(
-            "{} usable pool samples (need {}); {} ratings this round, {} flagged, {} lost to their nearest sample",
-            set.len(),
-            options.min_pool.max(1),
-            selection.ratings,
-            selection.flagged,
-            selection.lost
-        )));
+    // `both` trains on whichever part has data (a producer who rates one clip per request has
+    // no pairs); nothing to train only when every part it uses is empty.
+    let no_pairs = options.objective.uses_pairs() && pairs.is_empty();
+    let small_pool = options.objective.uses_pool() && set.len() < options.min_pool.max(1);
+    let trains_pairs = options.objective.uses_pairs() && !no_pairs;
+    let trains_pool = options.objective.uses_pool() && !small_pool;
+    if !trains_pairs && !trains_pool {
+        let mut why = Vec::new();
+        if no_pairs {
+            why.push(format!(
+                "no preference pairs among {} ratings this round (two clips of one request rated differently by one producer; {} flagged)",
+                selection.ratings, selection.flagged
+            ));
+        }
+        if small_pool {
+            why.push(format!(
+                "{} usable pool samples (need {}); {} ratings this round, {} flagged, {} lost to their nearest sample",
+                set.len(),
+                options.min_pool.max(1),
+                selection.ratings,
+                selection.flagged,
+                selection.lost
+            ));
+        }
+        return Err(FinetuneError::NothingToTrain(why.join("; ")));
     }
     let guard = load_guard(&parent_dir, &parent, &store)?;
     let prior = if options.fit.prior_share > 0.0 {
