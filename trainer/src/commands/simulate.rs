@@ -88,6 +88,9 @@ pub struct Args {
     /// Seed.
     #[arg(long, default_value_t = 11)]
     seed: u64,
+    /// Print the summary table of earlier runs' simulate.json files and stop (no simulation).
+    #[arg(long, num_args = 1..)]
+    summarize: Vec<PathBuf>,
     /// ONNX Runtime intra-op threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -95,6 +98,19 @@ pub struct Args {
 
 /// Runs the arms, prints a table each and the ablation differences, writes simulate.json.
 pub fn run(args: &Args) -> Result<()> {
+    if !args.summarize.is_empty() {
+        let mut reports: Vec<ArmReport> = Vec::new();
+        for path in &args.summarize {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            reports.extend(
+                serde_json::from_str::<Vec<ArmReport>>(&text)
+                    .with_context(|| format!("{} is not a simulate.json", path.display()))?,
+            );
+        }
+        print_summary(&reports);
+        return Ok(());
+    }
     let (data, _) = args.location.data.resolve().unwrap_or_default();
     let base = match &args.model {
         Some(dir) => dir.clone(),
@@ -223,38 +239,55 @@ fn interval(v: Option<(f32, f32)>, pct: bool) -> String {
     }
 }
 
-/// One line per run: the goals' figures with 95 % bootstrap intervals over requests.
+/// One line per run: the goals' figures with 95 % bootstrap intervals over requests. Rounds
+/// are listed in order; a round whose fine-tune published nothing re-rates the same version
+/// (marked "="), and its change in stars is noise, not a gain, so it gets no Δ.
 fn print_summary(reports: &[ArmReport]) {
-    println!("\n== summary (95 % bootstrap intervals over requests)");
-    println!("| taste | objective | arm | mean stars v0 → v3 | Δ v1 | Δ v2 | blind win v1 / v2 / v3 | v3 win interval | preferred by taste v3 | diversity | forgetting | fine-tune s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("\n== summary (95 % bootstrap intervals over requests; \"=\" marks a round that re-rated the previous version)");
+    println!("| taste | objective | arm | mean stars per round | Δ stars per new version [95 %] | blind win per round | last round's win [95 %] | preferred by the taste, last round | diversity | forgetting | longest fine-tune (s) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in reports {
         let v = &r.versions;
-        let stars: Vec<String> = v.iter().map(|m| opt(m.mean_rating, false)).collect();
-        let wins: Vec<String> = v[1..].iter().map(|m| opt(m.win_rate, true)).collect();
-        let gain = |a: usize| {
-            v.get(a + 1).map_or(String::new(), |b| {
-                let d = b.mean_rating.zip(v[a].mean_rating).map(|(b, a)| b - a);
-                format!("{} {}", signed(d), interval(gain_interval(&v[a], b), false))
+        let again = |k: usize| k > 0 && v[k].version == v[k - 1].version;
+        let mark = |k: usize, text: String| if again(k) { format!("={text}") } else { text };
+        let stars: Vec<String> = (0..v.len())
+            .map(|k| {
+                mark(
+                    k,
+                    format!("{} (v{})", opt(v[k].mean_rating, false), v[k].version),
+                )
             })
-        };
+            .collect();
+        let wins: Vec<String> = (1..v.len())
+            .map(|k| mark(k, opt(v[k].win_rate, true)))
+            .collect();
+        let gains: Vec<String> = (1..v.len())
+            .filter(|&k| !again(k))
+            .map(|k| {
+                let d = v[k]
+                    .mean_rating
+                    .zip(v[k - 1].mean_rating)
+                    .map(|(b, a)| b - a);
+                let ci = interval(gain_interval(&v[k - 1], &v[k]), false);
+                format!("v{}: {} {ci}", v[k].version, signed(d))
+            })
+            .collect();
         let finetune = v
             .iter()
             .filter_map(|m| m.finetune_s)
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+        let last = v.last();
         println!(
-            "| {} | {:?} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:?} | {:?} | {} | {} | {} | {} {} | {} | {} | {} | {} |",
             r.taste.split(' ').next().unwrap_or(""),
             r.objective,
             r.arm,
             stars.join(" → "),
-            gain(0),
-            gain(1),
+            gains.join("; "),
             wins.join(" / "),
-            v.iter()
-                .find(|m| m.version == 3)
-                .map_or(String::new(), |m| interval(win_interval(m), true)),
-            opt(v.last().and_then(|m| m.utility_win_rate), true),
+            opt(last.and_then(|m| m.win_rate), true),
+            last.map_or(String::new(), |m| interval(win_interval(m), true)),
+            opt(last.and_then(|m| m.utility_win_rate), true),
             opt(r.goals.min_diversity_ratio, true),
             opt(r.goals.forgetting, true),
             finetune.map_or("-".into(), |s| format!("{s:.0}"))

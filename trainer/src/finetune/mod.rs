@@ -45,7 +45,9 @@ pub enum Confidence {
 }
 
 /// What a fine-tune learns from (issue 14).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// The confidence-weighted ε-loss on the pool's accepted clips (docs/ARCHITECTURE.md §4.4).

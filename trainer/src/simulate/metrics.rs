@@ -1,5 +1,5 @@
 //! What a simulated round measures: mean rating, blind win rate, and output diversity.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Mean of the present values (None when there are none).
 pub fn mean(values: impl Iterator<Item = f32>) -> Option<f32> {
@@ -35,7 +35,7 @@ pub fn diversity(latents: &[&[f32]]) -> Option<f32> {
 
 /// What the honest rater said about one request's clip and its comparison (None: a spammer, or
 /// no comparison in round 0).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct RequestOutcome {
     /// Stars of this version's clip.
     pub stars: Option<f32>,
@@ -93,7 +93,7 @@ pub fn win_interval(v: &VersionMetrics) -> Option<(f32, f32)> {
 }
 
 /// Per-version results of a simulation arm.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionMetrics {
     /// Model version rated in this round.
     pub version: u32,
@@ -123,7 +123,7 @@ pub struct VersionMetrics {
 
 /// Issue 14's goals, checked on one arm (the paper's gains: +0.20 stars after its first
 /// iteration, +0.39 more after its second).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Goals {
     /// Mean stars v1 − v0 (goal ≥ 0.20).
     pub gain_v1: Option<f32>,

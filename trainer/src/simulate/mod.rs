@@ -24,12 +24,12 @@ use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::pipeline::{Pipeline, PipelineError, Timings};
 use round::{generate_round, rate_round, requests, Generation, Song};
 use scorer::Scorer;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use taste::Taste;
 
 /// Which learning rule an arm switches off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arm {
     /// Everything on (docs/ARCHITECTURE.md §4.4).
@@ -96,7 +96,7 @@ pub enum SimError {
 }
 
 /// One arm's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArmReport {
     /// The arm.
     pub arm: Arm,

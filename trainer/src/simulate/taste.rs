@@ -1,7 +1,7 @@
 //! What simulated producers like: three built-in tastes, each a property measured on the clip's
 //! audio (higher = liked), or an external scorer (`--taste-cmd`, see `scorer.rs`).
 use refrain_engine::spectrogram::{AudioConfig, Spectrum, Stft};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A built-in taste: the property of a clip's audio the raters like more of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -125,7 +125,7 @@ fn onsets(spectrum: &Spectrum) -> Option<usize> {
 
 /// The taste every honest rater shares, pinned to the base's own output: undecided at the 60th
 /// percentile of round 0's scores, the logistic width half the spread between the 40th and 80th.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Taste {
     /// Undecided at this score.
     pub pivot: f32,
