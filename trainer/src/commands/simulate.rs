@@ -2,7 +2,7 @@
 use super::location::Location;
 use anyhow::{Context, Result};
 use refrain_trainer::finetune::{FitParams, Objective};
-use refrain_trainer::simulate::metrics::{gain_interval, win_interval, VersionMetrics};
+use refrain_trainer::simulate::metrics::{paired_gain, win_interval, VersionMetrics};
 use refrain_trainer::simulate::round::Generation;
 use refrain_trainer::simulate::scorer::{Scorer, DEFAULT_TIMEOUT};
 use refrain_trainer::simulate::taste::TasteKind;
@@ -244,7 +244,7 @@ fn interval(v: Option<(f32, f32)>, pct: bool) -> String {
 /// (marked "="), and its change in stars is noise, not a gain, so it gets no Δ.
 fn print_summary(reports: &[ArmReport]) {
     println!("\n== summary (95 % bootstrap intervals over requests; \"=\" marks a round that re-rated the previous version)");
-    println!("| taste | objective | arm | mean stars per round | Δ stars per new version [95 %] | blind win per round | last round's win [95 %] | preferred by the taste, last round | diversity | forgetting | longest fine-tune (s) |");
+    println!("| taste | objective | arm | mean stars per round | Δ stars per new version, paired by request [95 %] | blind win per round | last round's win [95 %] | preferred by the taste, last round | diversity | forgetting | longest fine-tune (s) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in reports {
         let v = &r.versions;
@@ -264,12 +264,9 @@ fn print_summary(reports: &[ArmReport]) {
         let gains: Vec<String> = (1..v.len())
             .filter(|&k| !again(k))
             .map(|k| {
-                let d = v[k]
-                    .mean_rating
-                    .zip(v[k - 1].mean_rating)
-                    .map(|(b, a)| b - a);
-                let ci = interval(gain_interval(&v[k - 1], &v[k]), false);
-                format!("v{}: {} {ci}", v[k].version, signed(d))
+                let g = paired_gain(&v[k - 1], &v[k]);
+                let ci = interval(g.map(|g| g.1), false);
+                format!("v{}: {} {ci}", v[k].version, signed(g.map(|g| g.0)))
             })
             .collect();
         let finetune = v

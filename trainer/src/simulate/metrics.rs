@@ -70,18 +70,19 @@ pub fn bootstrap(n: usize, stat: impl Fn(&[usize]) -> Option<f32>) -> Option<(f3
     Some((at(0.025), at(0.975)))
 }
 
-/// 95 % interval of the mean stars gained from `a` to `b`, paired by request (the same requests
-/// are heard every round; a request counts where an honest rater rated both).
-pub fn gain_interval(a: &VersionMetrics, b: &VersionMetrics) -> Option<(f32, f32)> {
+/// Mean stars gained from `a` to `b` paired by request (the same requests are heard every
+/// round; a request counts where an honest rater rated both), with its 95 % interval. Paired,
+/// so spammers drawing different requests in the two rounds do not move it.
+pub fn paired_gain(a: &VersionMetrics, b: &VersionMetrics) -> Option<(f32, (f32, f32))> {
     let diffs: Vec<Option<f32>> = a
         .requests
         .iter()
         .zip(&b.requests)
         .map(|(x, y)| y.stars.zip(x.stars).map(|(y, x)| y - x))
         .collect();
-    bootstrap(diffs.len(), |pick| {
-        mean(pick.iter().filter_map(|&i| diffs[i]))
-    })
+    let mean_of = |pick: &[usize]| mean(pick.iter().filter_map(|&i| diffs[i]));
+    let all: Vec<usize> = (0..diffs.len()).collect();
+    mean_of(&all).zip(bootstrap(diffs.len(), mean_of))
 }
 
 /// 95 % interval of a version's blind star win rate against the base.
