@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long, default_value_t = FitParams::default().prior_share)]
     prior_share: f64,
     /// What each fine-tune learns from (`train --objective`); a comma list runs each.
-    #[arg(long = "objective", value_enum, value_delimiter = ',', default_values_t = [Objective::Weighted])]
+    #[arg(long = "objective", value_enum, value_delimiter = ',', default_values_t = [Objective::default()])]
     objectives: Vec<Objective>,
     /// The raters' built-in taste; a comma list runs each.
     #[arg(long = "taste", value_enum, value_delimiter = ',', default_values_t = [TasteKind::Brightness])]

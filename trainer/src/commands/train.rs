@@ -38,7 +38,7 @@ pub struct TrainArgs {
     pub confidence: Confidence,
     /// What to learn from: the weighted pool of accepted clips, Diffusion-DPO on pairs of one
     /// request's clips rated differently (the parent as the frozen reference), or both.
-    #[arg(long, value_enum, default_value_t = Objective::Weighted)]
+    #[arg(long, value_enum, default_value_t = Objective::default())]
     pub objective: Objective,
     /// β of the DPO objective: how far a round may move from the parent per preference.
     #[arg(long, default_value_t = FitParams::default().beta)]
