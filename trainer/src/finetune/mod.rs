@@ -228,11 +228,15 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
     let purge = purge_store(&mut store, version, &options.select)?;
     let weighted = pool_weights(&store, &options.select)?;
     let set = TrainingSet::gather(&store, &weighted, options.confidence, &parent)?;
-    let pairs = if options.objective.uses_pairs() {
+    let mut pairs = if options.objective.uses_pairs() {
         pairs::pairs_from_store(&store, since, &options.select, parent.latent.len())?
     } else {
         Vec::new()
     };
+    // The "no confidence" ablation reaches the pairs too (weight ω_w·ω_l → 1).
+    if options.confidence == Confidence::Fixed {
+        pairs.iter_mut().for_each(|p| p.weight = 1.0);
+    }
     // `both` trains on whichever part has data (a producer who rates one clip per request has
     // no pairs); nothing to train only when every part it uses is empty.
     let no_pairs = options.objective.uses_pairs() && pairs.is_empty();
