@@ -234,9 +234,7 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
         Vec::new()
     };
     // The "no confidence" ablation reaches the pairs too (weight ω_w·ω_l → 1).
-    if options.confidence == Confidence::Fixed {
-        pairs.iter_mut().for_each(|p| p.weight = 1.0);
-    }
+    pairs::apply_confidence(&mut pairs, options.confidence);
     // `both` trains on whichever part has data (a producer who rates one clip per request has
     // no pairs); nothing to train only when every part it uses is empty.
     let no_pairs = options.objective.uses_pairs() && pairs.is_empty();

@@ -120,6 +120,14 @@ pub fn build_pairs(candidates: &[PairCandidate]) -> Vec<ClipPair> {
     pairs
 }
 
+/// Applies the confidence rule to pair weights: `Fixed` (the "no confidence" ablation) sets
+/// every weight ω_w·ω_l to 1, `Weighted` keeps them.
+pub fn apply_confidence(pairs: &mut [Pair], confidence: super::Confidence) {
+    if confidence == super::Confidence::Fixed {
+        pairs.iter_mut().for_each(|p| p.weight = 1.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +193,19 @@ mod tests {
         assert_eq!(pairs.len(), 1);
         assert_eq!((pairs[0].winner, pairs[0].loser), (ClipId(1), ClipId(2)));
         assert!((pairs[0].weight - 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fixed_confidence_sets_pair_weights_to_one() {
+        let pair = |weight| Pair {
+            winner: vec![0.0; 2],
+            loser: vec![1.0; 2],
+            weight,
+        };
+        let mut pairs = vec![pair(0.25), pair(0.81)];
+        apply_confidence(&mut pairs, crate::finetune::Confidence::Weighted);
+        assert_eq!((pairs[0].weight, pairs[1].weight), (0.25, 0.81));
+        apply_confidence(&mut pairs, crate::finetune::Confidence::Fixed);
+        assert_eq!((pairs[0].weight, pairs[1].weight), (1.0, 1.0));
     }
 }
