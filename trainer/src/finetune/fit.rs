@@ -232,8 +232,9 @@ impl Run<'_> {
         let began = Instant::now();
         // The frozen reference of the DPO objective: the parent as loaded (copied only when the
         // objective reads pairs, so weighted-only fine-tunes keep their memory).
-        let reference =
-            (options.objective.uses_pairs() && !self.pairs.is_empty()).then(|| model.valid());
+        let reference = options
+            .trains_pairs(self.pairs.len())
+            .then(|| model.valid());
         let setup = DpoSetup {
             schedule: &schedule,
             shape,
@@ -243,8 +244,8 @@ impl Run<'_> {
         for step in 0..p.steps {
             let mut rng = step_rng(p.seed, step);
             let mut loss = None;
-            // An empty pool (`both` with pairs only) has nothing to draw.
-            if options.objective.uses_pool() && !set.is_empty() {
+            // A pool too small to train (`both` with pairs only) is left out, as the round decided.
+            if options.trains_pool(set.len()) {
                 let picks: Vec<(&[f32], f32)> = (0..p.batch)
                     .map(|_| {
                         // No draw at all when the prior is off keeps plain fine-tunes' random stream.

@@ -96,6 +96,17 @@ pub struct FinetuneOptions {
 }
 
 impl FinetuneOptions {
+    /// Whether a round with `pool` usable samples trains the pool part of the objective: the
+    /// one rule for the round's "nothing to train" check and the fine-tune loop.
+    pub(crate) fn trains_pool(&self, pool: usize) -> bool {
+        self.objective.uses_pool() && pool >= self.min_pool.max(1)
+    }
+
+    /// Whether a round with `pairs` preference pairs trains the DPO part.
+    pub(crate) fn trains_pairs(&self, pairs: usize) -> bool {
+        self.objective.uses_pairs() && pairs > 0
+    }
+
     /// Defaults for `data_dir` and `shipped_base`.
     pub fn new(data_dir: PathBuf, shipped_base: PathBuf) -> Self {
         Self {
@@ -237,19 +248,15 @@ pub fn train_next_version(options: &FinetuneOptions) -> Result<FinetuneReport, F
     pairs::apply_confidence(&mut pairs, options.confidence);
     // `both` trains on whichever part has data (a producer who rates one clip per request has
     // no pairs); nothing to train only when every part it uses is empty.
-    let no_pairs = options.objective.uses_pairs() && pairs.is_empty();
-    let small_pool = options.objective.uses_pool() && set.len() < options.min_pool.max(1);
-    let trains_pairs = options.objective.uses_pairs() && !no_pairs;
-    let trains_pool = options.objective.uses_pool() && !small_pool;
-    if !trains_pairs && !trains_pool {
+    if !options.trains_pairs(pairs.len()) && !options.trains_pool(set.len()) {
         let mut why = Vec::new();
-        if no_pairs {
+        if options.objective.uses_pairs() {
             why.push(format!(
                 "no preference pairs among {} ratings this round (two clips of one request rated differently by one producer; {} flagged)",
                 selection.ratings, selection.flagged
             ));
         }
-        if small_pool {
+        if options.objective.uses_pool() {
             why.push(format!(
                 "{} usable pool samples (need {}); {} ratings this round, {} flagged, {} lost to their nearest sample",
                 set.len(),
