@@ -121,18 +121,23 @@ fn a_dpo_round_denoises_the_preferred_clip_better_than_the_other() {
     );
 }
 
-#[test]
-fn dpo_without_pairs_is_nothing_to_train() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
+/// A base and a data dir whose only clip has no request and one accepted 5-star rating: a
+/// pool sample, no pair.
+fn one_clip_without_a_request(dir: &std::path::Path) -> FinetuneOptions {
+    let base = dir.join("base");
     support::initialised_version(&base, 1, (0..4).map(|i| normal(100 + i)).collect());
-    let data = dir.path().join("data");
+    let data = dir.join("data");
     let mut store = FeedbackStore::open(&data).unwrap();
     let s = song(&mut store);
     let c = clip(&mut store, s, 1, None, false);
     rate(&mut store, c, true, Some(5), 6000);
-    drop(store);
-    match train_next_version(&options(data, base)) {
+    options(data, base)
+}
+
+#[test]
+fn dpo_without_pairs_is_nothing_to_train() {
+    let dir = tempfile::tempdir().unwrap();
+    match train_next_version(&one_clip_without_a_request(dir.path())) {
         Err(FinetuneError::NothingToTrain(why)) => assert!(why.contains("pairs"), "{why}"),
         other => panic!(
             "expected NothingToTrain, got {:?}",
@@ -145,15 +150,7 @@ fn dpo_without_pairs_is_nothing_to_train() {
 fn both_without_pairs_trains_on_the_pool_alone() {
     // A producer who rates one clip per request has no pairs: `both` still learns from the pool.
     let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    support::initialised_version(&base, 1, (0..4).map(|i| normal(100 + i)).collect());
-    let data = dir.path().join("data");
-    let mut store = FeedbackStore::open(&data).unwrap();
-    let s = song(&mut store);
-    let c = clip(&mut store, s, 1, None, false);
-    rate(&mut store, c, true, Some(5), 6000);
-    drop(store);
-    let mut o = options(data, base);
+    let mut o = one_clip_without_a_request(dir.path());
     o.objective = Objective::Both;
     o.select.genetic = false;
     o.min_pool = 1;
