@@ -82,7 +82,7 @@ pub fn run(args: &Args) -> Result<()> {
         // clip it, so it is scaled under full scale instead (and says so).
         let peak = back.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         let note = if peak > 1.0 {
-            let gain = 0.98 / peak;
+            let gain = audio::PEAK_CEILING / peak;
             back.iter_mut().for_each(|x| *x *= gain);
             format!(
                 " (peak {:+.2} dBFS scaled down {:.2} dB so it does not clip)",

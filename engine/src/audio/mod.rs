@@ -10,6 +10,10 @@ mod shape;
 mod wav;
 
 pub use error::AudioError;
+
+/// Audio the engine hands out is scaled down when its peak exceeds this (generated clips,
+/// round trips), so nothing clips in a fixed-point file or after export.
+pub const PEAK_CEILING: f32 = 0.98;
 pub use read::read_file;
 pub use resample::{resample, resample_audio};
 pub use shape::{fit_length, loudest_window, sanitize};

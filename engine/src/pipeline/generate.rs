@@ -12,8 +12,6 @@ use std::time::Instant;
 
 /// Clip loudness when there is no song to match (−20 dBFS RMS).
 const UNCONDITIONAL_RMS: f32 = 0.1;
-/// Clips are scaled down when their peak exceeds this, so nothing clips after export.
-const PEAK_CEILING: f32 = 0.98;
 
 /// What a running request reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,8 +382,8 @@ fn match_loudness(audio: &mut [f32], target_rms: f32) {
     }
     let mut gain = target_rms / current;
     let peak = audio.iter().fold(0.0f32, |m, x| m.max(x.abs())) * gain;
-    if peak > PEAK_CEILING {
-        gain *= PEAK_CEILING / peak;
+    if peak > audio::PEAK_CEILING {
+        gain *= audio::PEAK_CEILING / peak;
     }
     audio.iter_mut().for_each(|x| *x *= gain);
 }
