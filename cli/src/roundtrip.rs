@@ -48,7 +48,7 @@ pub fn run(args: &Args) -> Result<()> {
     let song = song::load(&args.song, args.offset, 1.0)?;
     let song_rate = song.audio.sample_rate;
     // The same window choice (and refusals) as generation, so what this plays is what vary hears.
-    let PreparedSong { window, usage } = pipeline::prepare(&song, &config)?;
+    let PreparedSong { window, usage } = pipeline::prepare(&song, &config, None)?;
 
     let mut transform = MelTransform::new(&config)?;
     let (mut mel, reference) = transform.mel_db(&window)?;

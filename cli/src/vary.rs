@@ -5,7 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use refrain_engine::audio::{self, Audio};
 use refrain_engine::model::Provider;
 use refrain_engine::pipeline::detail::DEFAULT_DETAIL;
-use refrain_engine::pipeline::{GenerateRequest, Pipeline, Progress, SongInput};
+use refrain_engine::pipeline::tempo::BarFit;
+use refrain_engine::pipeline::{GenerateRequest, Pipeline, Progress, SeamSteps, SongInput};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -43,6 +44,28 @@ pub struct Common {
     /// warning.
     #[arg(long)]
     vocoder: Option<String>,
+    /// Clip length in bars at --bpm: the songs' bars (from --offset, taken as a bar line, else
+    /// the loudest bar) are stretched into the model's window, longer clips are continued
+    /// window by window, and each clip is exactly this many bars and loops without a step.
+    #[arg(long, requires = "bpm")]
+    bars: Option<u32>,
+    /// The songs' tempo in beats per minute (with --bars).
+    #[arg(long, requires = "bars")]
+    bpm: Option<f64>,
+    /// Beats per bar (with --bars; 3 for 3/4, 3.5 for 7/8).
+    #[arg(long, default_value_t = 4.0)]
+    beats_per_bar: f64,
+}
+
+impl Common {
+    /// The bars and tempo asked for, if any.
+    fn fit(&self) -> Option<BarFit> {
+        Some(BarFit {
+            bpm: self.bpm?,
+            beats_per_bar: self.beats_per_bar,
+            bars: self.bars?,
+        })
+    }
 }
 
 /// Arguments of `refrain vary`.
@@ -139,6 +162,7 @@ fn generate(
         output_rate: rate,
         // Named again in the request: a request without one means the version's own.
         vocoder: common.vocoder.clone(),
+        fit: common.fit(),
     };
     let bar = ProgressBar::new(common.steps as u64);
     bar.set_style(
@@ -178,7 +202,22 @@ fn generate(
         let json = stem.with_extension("json");
         std::fs::write(&json, serde_json::to_string_pretty(&sidecar)? + "\n")
             .with_context(|| format!("writing {}", json.display()))?;
-        println!("wrote {} (+ .json)", wav.display());
+        match clip.params.fit {
+            Some(fit) => {
+                let seam = SeamSteps::of(&clip.audio);
+                println!(
+                    "wrote {} (+ .json): {} bars at {} BPM, {} samples; loop seam step {:.4} {} largest step inside {:.4}",
+                    wav.display(),
+                    fit.bars,
+                    fit.bpm,
+                    clip.audio.len(),
+                    seam.seam,
+                    if seam.is_seamless() { "≤" } else { ">" },
+                    seam.body_max
+                );
+            }
+            None => println!("wrote {} (+ .json)", wav.display()),
+        }
     }
     println!(
         "{} clip(s) in {:.2} s (resample {:.3}, mel {:.3}, encode {:.3}, unet {:.3}, decode {:.3}, vocoder {:.3}, out {:.3})",

@@ -67,6 +67,51 @@ fn vary_writes_one_wav_and_sidecar_per_variation() {
 }
 
 #[test]
+fn vary_with_bars_writes_exactly_that_many_bars_that_loop() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    let args = [
+        "vary",
+        "examples/loop.wav",
+        "--model",
+        TINY,
+        "--steps",
+        "4",
+        "--count",
+        "1",
+    ];
+    let mut fitted = args.to_vec();
+    fitted.extend([
+        "--bars",
+        "3",
+        "--bpm",
+        "90",
+        "--beats-per-bar",
+        "3",
+        "--out",
+        out_arg,
+    ]);
+    let result = refrain(&fitted);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    // Three bars of 3/4 at 90 BPM: 6 s at the song's 44.1 kHz.
+    let decoded = refrain_engine::audio::read_file(&out.path().join("clip-7.wav")).unwrap();
+    assert_eq!(decoded.frames(), 6 * 44_100);
+    assert!(stdout.contains("3 bars at 90 BPM"), "{stdout}");
+    assert!(stdout.contains("≤ largest step inside"), "{stdout}");
+    // --bars without --bpm is refused before anything runs.
+    let mut half = args.to_vec();
+    half.extend(["--bars", "3", "--out", out_arg]);
+    let result = refrain(&half);
+    assert!(!result.status.success());
+    assert!(String::from_utf8_lossy(&result.stderr).contains("--bpm"));
+}
+
+#[test]
 fn bad_input_exits_with_a_message() {
     let out = tempfile::tempdir().unwrap();
     let out_arg = out.path().to_str().unwrap();

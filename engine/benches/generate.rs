@@ -155,6 +155,7 @@ fn main() {
         seeds: vec![7],
         output_rate: 44_100,
         vocoder: None,
+        fit: None,
     };
     let mut measured = Vec::new();
     for detail in [0.0, DEFAULT_DETAIL] {
@@ -181,7 +182,7 @@ fn main() {
     }
 
     // The same window the pipeline used, for the diffusers pipeline (its Mel must match ours).
-    let window = match prepare(&request.songs[0], &config) {
+    let window = match prepare(&request.songs[0], &config, None) {
         Ok(prepared) => Some(prepared.window),
         Err(e) => {
             println!("reference pipeline: skipped, cannot prepare the window: {e}");

@@ -36,6 +36,7 @@ fn request(songs: Vec<SongInput>, seeds: Vec<u64>) -> GenerateRequest {
         seeds,
         output_rate: 44_100,
         vocoder: None,
+        fit: None,
     }
 }
 
@@ -237,7 +238,7 @@ fn full_detail_without_denoising_gives_back_the_songs_own_mel() {
     let mut p = pipeline();
     let input = song("a", chord(8.0, 22_050));
     let config = p.model().manifest().audio.clone();
-    let window = prepare(&input, &config).unwrap().window;
+    let window = prepare(&input, &config, None).unwrap().window;
     let mut transform = MelTransform::new(&config).unwrap();
     let mel = transform.to_model(&window).unwrap();
     let dsp = transform

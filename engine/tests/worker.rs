@@ -33,6 +33,7 @@ fn request(seeds: Vec<u64>, steps: usize) -> GenerateRequest {
         seeds,
         output_rate: 48_000,
         vocoder: None,
+        fit: None,
     }
 }
 

@@ -209,6 +209,7 @@ fn the_engine_generates_variations_with_an_imported_version() {
         seeds: vec![1, 2],
         output_rate: 44_100,
         vocoder: None,
+        fit: None,
     };
     let (clips, _) = pipeline
         .generate(&request, &mut |_| ControlFlow::Continue(()))

@@ -1,7 +1,7 @@
 //! `cargo xtask bundle <package> [--release]`: nice-plug-xtask builds the CLAP and VST3 bundles
 //! (named by `bundler.toml`), then ONNX Runtime is copied next to the plugin binary in each, where
 //! the engine's runtime finder looks first (the directory of the loaded plugin library).
-use crate::{ort, workspace};
+use crate::{build_tools, ort, workspace};
 use anyhow::{Context, Result};
 use std::fs;
 use std::path::Path;
@@ -11,6 +11,7 @@ const BUNDLES: &[&str] = &["Refrain"];
 
 /// Runs nice-plug-xtask's `bundle`, then copies libonnxruntime into every bundle it made.
 pub fn run(args: &[String]) -> Result<()> {
+    build_tools::ensure()?;
     let ort_dir = ort::ensure(false)?;
     let forwarded = std::iter::once("bundle".to_string()).chain(args.iter().cloned());
     nice_plug_xtask::main_with_args("cargo xtask", forwarded)?;

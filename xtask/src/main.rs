@@ -1,5 +1,6 @@
 //! `cargo xtask <command>`: the project's automation entry point.
 mod bench_env;
+mod build_tools;
 mod bundle;
 mod corpus;
 mod ort;

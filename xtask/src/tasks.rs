@@ -1,5 +1,5 @@
 //! `cargo xtask test | demo | bench`: the README's commands, each a short sequence of cargo runs.
-use crate::{bench_env, ort, workspace};
+use crate::{bench_env, build_tools, ort, workspace};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsStr;
 use std::path::Path;
@@ -43,6 +43,7 @@ fn run_step_env(
 
 /// `cargo xtask test`: provision ONNX Runtime if missing, then fmt, clippy and the test suite.
 pub fn test(_args: &[String]) -> Result<()> {
+    build_tools::ensure()?;
     let ort_dir = ort::ensure(false)?;
     let cargo = workspace::cargo();
     run_step(
@@ -72,6 +73,7 @@ pub fn test(_args: &[String]) -> Result<()> {
 /// `cargo xtask demo`: the main job on the bundled example — variations from the shipped base
 /// model, or, until one ships, the DSP round trip (and it says which).
 pub fn demo(_args: &[String]) -> Result<()> {
+    build_tools::ensure()?;
     let ort_dir = ort::ensure(false)?;
     let cargo = workspace::cargo();
     let root = workspace::root();
@@ -137,6 +139,7 @@ pub fn demo(_args: &[String]) -> Result<()> {
 
 /// `cargo xtask bench <name>`: the benchmarks, each printing ratios against its named reference.
 pub fn bench(args: &[String]) -> Result<()> {
+    build_tools::ensure()?;
     let ort_dir = ort::ensure(false)?;
     let cargo = workspace::cargo();
     match args.first().map(String::as_str) {

@@ -7,6 +7,7 @@ mod error;
 mod read;
 mod resample;
 mod shape;
+mod stretch;
 mod wav;
 
 pub use error::AudioError;
@@ -17,6 +18,7 @@ pub const PEAK_CEILING: f32 = 0.98;
 pub use read::read_file;
 pub use resample::{resample, resample_audio};
 pub use shape::{fit_length, loudest_window, sanitize};
+pub use stretch::stretch_to;
 pub use wav::{quantize_i16, quantize_i24, write_wav, write_wav_i16, write_wav_pcm24};
 
 /// A clip of planar audio: one `Vec<f32>` per channel, all of the same length, nominally in

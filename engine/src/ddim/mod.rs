@@ -32,10 +32,12 @@
 //! the first values; upgrading rand_chacha/rand_distr must keep it passing).
 
 mod noise;
+mod outpaint;
 mod sampler;
 mod schedule;
 
 pub use noise::SeededNoise;
+pub use outpaint::Known;
 pub use sampler::{BatchMode, Ddim, DdimParams, Sampler, Start};
 pub use schedule::{timestep_embedding, timestep_embeddings, NoiseSchedule};
 

@@ -31,6 +31,11 @@ impl<'s> Ddim<'s> {
         })
     }
 
+    /// The timestep a step from `t` lands on; `None` after the last step (a clean sample).
+    pub fn previous(&self, t: usize) -> Option<usize> {
+        t.checked_sub(self.step_ratio)
+    }
+
     /// All inference timesteps, descending.
     pub fn timesteps(&self) -> &[usize] {
         &self.timesteps
@@ -300,14 +305,14 @@ impl Sampler {
 }
 
 /// One seed's state: its latent and its noise stream.
-struct Run {
-    x: Vec<f32>,
-    noise: SeededNoise,
+pub(super) struct Run {
+    pub(super) x: Vec<f32>,
+    pub(super) noise: SeededNoise,
     scratch: Vec<f32>,
 }
 
 impl Run {
-    fn new(seed: u64, len: usize) -> Self {
+    pub(super) fn new(seed: u64, len: usize) -> Self {
         Self {
             x: Vec::new(),
             noise: SeededNoise::new(seed),
@@ -315,7 +320,13 @@ impl Run {
         }
     }
 
-    fn step(&mut self, ddim: &Ddim<'_>, t: usize, eps: &[f32], eta: f64) -> Result<(), DdimError> {
+    pub(super) fn step(
+        &mut self,
+        ddim: &Ddim<'_>,
+        t: usize,
+        eps: &[f32],
+        eta: f64,
+    ) -> Result<(), DdimError> {
         // Drawn only when η > 0, so η = 0 runs consume nothing past the starting noise.
         let noise = if eta > 0.0 {
             self.noise.fill(&mut self.scratch);
@@ -329,7 +340,7 @@ impl Run {
 
 /// Calls the denoiser and refuses a wrongly sized or non-finite prediction, so a broken network
 /// fails loudly at the step where it broke instead of producing a silent or exploding clip.
-fn predict_checked(
+pub(super) fn predict_checked(
     denoiser: &mut dyn Denoiser,
     sample: &[f32],
     temb: &[f32],

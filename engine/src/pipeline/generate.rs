@@ -1,5 +1,6 @@
 //! Running a request through the model.
 use super::song_cache::{Encoded, SongCache};
+use super::tempo::Layout;
 use super::{detail, prepare, Clip, ClipParams, GenerateRequest, PipelineError, SongUse, Timings};
 use crate::audio;
 use crate::ddim::{BatchMode, DdimParams, Sampler, Start};
@@ -10,8 +11,10 @@ use crate::vocoder::{self, Vocoder};
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-/// Clip loudness when there is no song to match (−20 dBFS RMS).
-const UNCONDITIONAL_RMS: f32 = 0.1;
+mod fitted;
+mod loudness;
+
+use loudness::{match_loudness, rms, weighted_mean, UNCONDITIONAL_RMS};
 
 /// What a running request reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +188,7 @@ impl Pipeline {
         request: &GenerateRequest,
         progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
     ) -> Result<(Vec<Clip>, Timings), PipelineError> {
-        validate(request)?;
+        request.validate()?;
         // A request without a choice ("Model default") goes back to the version's own vocoder,
         // not to the last one a request named. Switched once per change: a fallen-back neural
         // vocoder is not re-hashed every request.
@@ -199,13 +202,18 @@ impl Pipeline {
         let mut timings = Timings::default();
         let _ = progress(Progress::Encoding);
         let config = self.model.manifest().audio.clone();
+        let layout = request
+            .fit
+            .map(|fit| Layout::new(fit, &config, self.model.manifest().latent.width));
         let mut latents = Vec::new();
         let mut uses: Vec<SongUse> = Vec::new();
         let mut loudness = Vec::new();
         let mut residuals = Vec::new();
         let keep_detail = request.detail > 0.0;
         for song in &request.songs {
-            let prepared = timed(&mut timings.resample_in, || prepare(song, &config))?;
+            let prepared = timed(&mut timings.resample_in, || {
+                prepare(song, &config, layout.as_ref())
+            })?;
             loudness.push(rms(&prepared.window));
             // A song generated from before costs nothing to encode again.
             let key = SongCache::key(&prepared.window, keep_detail);
@@ -263,9 +271,14 @@ impl Pipeline {
             steps: request.steps,
             eta: request.eta,
         };
+        // Continuation windows run one seed at a time after the first windows of all seeds.
+        let windows = layout.map_or(1, |l| l.windows);
+        let per_window = self.steps_per_window(&start, &params)?;
+        let first_total = per_window * if mode == BatchMode::OneCall { 1 } else { k };
+        let total = first_total + k * (windows - 1) * per_window;
         let sampled = timed(&mut timings.unet, || {
             let mut denoiser = self.model.denoiser();
-            let mut report = |step, total| progress(Progress::Step { step, total });
+            let mut report = |step, _| progress(Progress::Step { step, total });
             self.sampler.sample_batch(
                 start,
                 &request.seeds,
@@ -275,6 +288,26 @@ impl Pipeline {
                 &mut report,
             )
         })?;
+        let mut windows_per_seed = Vec::with_capacity(k);
+        for (i, (first, &seed)) in sampled.into_iter().zip(&request.seeds).enumerate() {
+            let Some(layout) = layout.as_ref() else {
+                windows_per_seed.push(vec![first]);
+                continue;
+            };
+            let offset = first_total + i * (windows - 1) * per_window;
+            let condition =
+                (!condition.is_empty()).then_some((condition.as_slice(), request.strength));
+            let mut report = |step| {
+                progress(Progress::Step {
+                    step: offset + step,
+                    total,
+                })
+            };
+            let all = timed(&mut timings.unet, || {
+                self.continue_windows(first, condition, seed, layout, &params, &mut report)
+            })?;
+            windows_per_seed.push(all);
+        }
 
         let target_rms = weighted_mean(&loudness, &weights).unwrap_or(UNCONDITIONAL_RMS);
         let manifest = self.model.manifest();
@@ -301,17 +334,39 @@ impl Pipeline {
             is_baseline: false,
             vocoder: self.vocoder.name().to_string(),
             vocoder_warning: self.vocoder_warning.clone(),
+            fit: request.fit,
         };
         let mut clips = Vec::with_capacity(k);
-        for (i, (latent, &seed)) in sampled.into_iter().zip(&request.seeds).enumerate() {
+        for (i, (mut latents_of_seed, &seed)) in
+            windows_per_seed.into_iter().zip(&request.seeds).enumerate()
+        {
             if progress(Progress::Rendering { clip: i, total: k }).is_break() {
                 return Err(crate::ddim::DdimError::Cancelled.into());
             }
             let detail = residual.as_deref().map(|r| (r, detail_gain));
-            let audio = self.render_latent_with_detail(&latent, seed, detail, &mut timings)?;
-            let mut audio = timed(&mut timings.resample_out, || {
-                audio::resample(&audio, config.sample_rate, request.output_rate)
-            })?;
+            let mut audio = match layout.as_ref() {
+                Some(layout) => self.render_fitted(
+                    &latents_of_seed,
+                    seed,
+                    detail,
+                    layout,
+                    request.output_rate,
+                    &mut timings,
+                )?,
+                None => {
+                    let audio = self.render_latent_with_detail(
+                        &latents_of_seed[0],
+                        seed,
+                        detail,
+                        &mut timings,
+                    )?;
+                    timed(&mut timings.resample_out, || {
+                        audio::resample(&audio, config.sample_rate, request.output_rate)
+                    })?
+                }
+            };
+            // The trainer learns from the window the songs conditioned directly.
+            let latent = latents_of_seed.swap_remove(0);
             // After resampling: its filter can overshoot the peak ceiling.
             match_loudness(&mut audio, target_rms);
             let params = ClipParams {
@@ -336,54 +391,4 @@ fn timed<T>(slot: &mut f64, stage: impl FnOnce() -> T) -> T {
     let out = stage();
     *slot += started.elapsed().as_secs_f64();
     out
-}
-
-fn validate(request: &GenerateRequest) -> Result<(), PipelineError> {
-    let invalid = |m: String| Err(PipelineError::InvalidRequest(m));
-    if request.seeds.is_empty() {
-        return invalid("at least one seed (variation) is needed".into());
-    }
-    let strength_ok = request.strength > 0.0 && request.strength <= 1.0;
-    if !request.songs.is_empty() && !strength_ok {
-        return invalid(format!(
-            "strength must be in (0, 1], got {}",
-            request.strength
-        ));
-    }
-    if !(0.0..=1.0).contains(&request.detail) {
-        return invalid(format!("detail must be in [0, 1], got {}", request.detail));
-    }
-    if request.steps == 0 || request.steps > 1000 {
-        return invalid(format!("steps must be in 1..=1000, got {}", request.steps));
-    }
-    if request.output_rate < 8000 || request.output_rate > 384_000 {
-        return invalid(format!(
-            "output rate must be 8–384 kHz, got {} Hz",
-            request.output_rate
-        ));
-    }
-    Ok(())
-}
-
-fn rms(x: &[f32]) -> f32 {
-    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
-}
-
-fn weighted_mean(values: &[f32], weights: &[f32]) -> Option<f32> {
-    let total: f32 = weights.iter().sum();
-    (total > 0.0).then(|| values.iter().zip(weights).map(|(v, w)| v * w).sum::<f32>() / total)
-}
-
-/// Scales to the songs' RMS (the decoded mel has no absolute level), then under the peak ceiling.
-fn match_loudness(audio: &mut [f32], target_rms: f32) {
-    let current = rms(audio);
-    if current <= 1e-9 {
-        return;
-    }
-    let mut gain = target_rms / current;
-    let peak = audio.iter().fold(0.0f32, |m, x| m.max(x.abs())) * gain;
-    if peak > audio::PEAK_CEILING {
-        gain *= audio::PEAK_CEILING / peak;
-    }
-    audio.iter_mut().for_each(|x| *x *= gain);
 }

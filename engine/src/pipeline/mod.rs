@@ -2,12 +2,15 @@
 //! songs' fine [`detail`]) → vocoder → output rate. Every clip carries every parameter that
 //! made it, so the same inputs and seed give the identical output.
 
+mod continuation;
 pub mod detail;
 mod generate;
 mod prepare;
 mod request;
 mod song_cache;
+pub mod tempo;
 
+pub use continuation::{fold_loop, join, SeamSteps};
 pub use generate::{Pipeline, Progress};
 pub use prepare::{prepare, PreparedSong, MAX_SONG_SECONDS};
 pub use request::{Clip, ClipParams, GenerateRequest, SongInput, SongUse, Timings};

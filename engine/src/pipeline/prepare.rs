@@ -1,4 +1,5 @@
 //! Choosing and resampling one song's window without touching the rest of the song.
+use super::tempo::{self, Layout};
 use super::{PipelineError, SongInput, SongUse};
 use crate::audio;
 use crate::spectrogram::AudioConfig;
@@ -18,7 +19,13 @@ pub struct PreparedSong {
 
 /// Picks the window (given offset, else the loudest) at the song's own rate, cuts it with a
 /// margin for the resampler, and resamples only that: a 10-minute song costs what 6 s cost.
-pub fn prepare(song: &SongInput, config: &AudioConfig) -> Result<PreparedSong, PipelineError> {
+/// With a `layout` the window is the layout's whole beats from a bar line (the loudest bar,
+/// or the offset), repeated when the song is shorter, and stretched into the model's window.
+pub fn prepare(
+    song: &SongInput,
+    config: &AudioConfig,
+    layout: Option<&Layout>,
+) -> Result<PreparedSong, PipelineError> {
     let problem = |problem: String| PipelineError::Song {
         song: song.name.clone(),
         problem,
@@ -44,7 +51,10 @@ pub fn prepare(song: &SongInput, config: &AudioConfig) -> Result<PreparedSong, P
             song.name
         );
     }
-    let source_len = (config.window_secs() * rate as f64).ceil() as usize;
+    let source_len = match layout {
+        Some(l) => (l.song_span_secs() * rate as f64).round() as usize,
+        None => (config.window_secs() * rate as f64).ceil() as usize,
+    };
     let start = match song.offset_s {
         Some(offset) if !(offset.is_finite() && offset >= 0.0) => {
             return Err(problem(format!("offset must be ≥ 0 s, got {offset}")));
@@ -55,18 +65,22 @@ pub fn prepare(song: &SongInput, config: &AudioConfig) -> Result<PreparedSong, P
             )));
         }
         Some(offset) => (offset * rate as f64) as usize,
-        None => audio::loudest_window(&mono, source_len, (rate as usize / 20).max(1)),
+        None => match layout {
+            Some(l) => {
+                let bar = (l.fit.bar_secs() * rate as f64).round() as usize;
+                tempo::loudest_bar_window(&mono, source_len, bar)
+            }
+            None => audio::loudest_window(&mono, source_len, (rate as usize / 20).max(1)),
+        },
     };
-    // A few ms of margin on each side so the resampler's filter sees real context.
-    let margin = (rate as usize / 50).max(64);
-    let from = start.saturating_sub(margin);
-    let to = (start + source_len + margin).min(mono.len());
-    let resampled = audio::resample(&mono[from..to], rate, config.sample_rate)?;
-    let skip = ((start - from) as f64 * config.sample_rate as f64 / rate as f64).round() as usize;
-    let window = audio::fit_length(
-        resampled.get(skip..).unwrap_or(&[]),
-        config.window_samples(),
-    );
+    let window = match layout {
+        Some(l) => {
+            let span = tempo::tiled(&mono, start, source_len);
+            let at_model_rate = audio::resample(&span, rate, config.sample_rate)?;
+            audio::stretch_to(&at_model_rate, l.window_samples, config.sample_rate)?
+        }
+        None => cut_and_resample(&mono, start, source_len, rate, config)?,
+    };
     let peak = window.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     if peak < 1e-4 {
         return Err(problem(format!(
@@ -81,4 +95,24 @@ pub fn prepare(song: &SongInput, config: &AudioConfig) -> Result<PreparedSong, P
         replaced_samples: replaced,
     };
     Ok(PreparedSong { window, usage })
+}
+
+/// `source_len` samples of `mono` from `start`, resampled to the model's window (zeros past the
+/// song's end), with a few ms of margin each side so the resampler's filter sees real context.
+fn cut_and_resample(
+    mono: &[f32],
+    start: usize,
+    source_len: usize,
+    rate: u32,
+    config: &AudioConfig,
+) -> Result<Vec<f32>, PipelineError> {
+    let margin = (rate as usize / 50).max(64);
+    let from = start.saturating_sub(margin);
+    let to = (start + source_len + margin).min(mono.len());
+    let resampled = audio::resample(&mono[from..to], rate, config.sample_rate)?;
+    let skip = ((start - from) as f64 * config.sample_rate as f64 / rate as f64).round() as usize;
+    Ok(audio::fit_length(
+        resampled.get(skip..).unwrap_or(&[]),
+        config.window_samples(),
+    ))
 }

@@ -1,4 +1,6 @@
 //! What a generation asks for and what it returns.
+use super::tempo::BarFit;
+use super::PipelineError;
 use crate::audio::Audio;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +38,40 @@ pub struct GenerateRequest {
     /// The vocoder to render with (one of [`crate::vocoder::NAMES`]); `None` = the version's
     /// own (its manifest's, else [`crate::vocoder::DEFAULT`]).
     pub vocoder: Option<String>,
+    /// Bars at the host's tempo: the songs' bars are stretched into the model's window and the
+    /// clips rendered to exactly this many bars, continued window by window and looping
+    /// seamlessly ([`super::tempo`]). `None` = one model window at the model's own time.
+    pub fit: Option<BarFit>,
+}
+
+impl GenerateRequest {
+    /// Refuses a request no generation can serve, naming the parameter.
+    pub fn validate(&self) -> Result<(), PipelineError> {
+        let invalid = |m: String| Err(PipelineError::InvalidRequest(m));
+        if self.seeds.is_empty() {
+            return invalid("at least one seed (variation) is needed".into());
+        }
+        let strength_ok = self.strength > 0.0 && self.strength <= 1.0;
+        if !self.songs.is_empty() && !strength_ok {
+            return invalid(format!("strength must be in (0, 1], got {}", self.strength));
+        }
+        if !(0.0..=1.0).contains(&self.detail) {
+            return invalid(format!("detail must be in [0, 1], got {}", self.detail));
+        }
+        if self.steps == 0 || self.steps > 1000 {
+            return invalid(format!("steps must be in 1..=1000, got {}", self.steps));
+        }
+        if let Some(problem) = self.fit.as_ref().and_then(|f| f.problem()) {
+            return invalid(problem);
+        }
+        if self.output_rate < 8000 || self.output_rate > 384_000 {
+            return invalid(format!(
+                "output rate must be 8–384 kHz, got {} Hz",
+                self.output_rate
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// How one song was used (the window actually chosen), recorded in each clip.
@@ -86,6 +122,9 @@ pub struct ClipParams {
     /// Why it was not rendered with the vocoder asked for, when it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vocoder_warning: Option<String>,
+    /// The bars and tempo the clip was fitted to (absent: one model window, older sidecars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<BarFit>,
 }
 
 fn griffin_lim() -> String {

@@ -67,6 +67,7 @@ impl State {
             seeds: (0..variations as u64).map(|i| base_seed + i).collect(),
             output_rate: self.sample_rate,
             vocoder: self.requested_vocoder(),
+            fit: None,
         };
         let Some(worker) = self.worker.as_mut() else {
             self.error("The generator is not running (see the error above)");

@@ -102,6 +102,7 @@ fn make(
         seeds: vec![seed],
         output_rate: config.sample_rate,
         vocoder: None,
+        fit: None,
     };
     let (clips, _) = pipe.generate(&request, &mut |_| ControlFlow::Continue(()))?;
     let clip = clips
