@@ -182,6 +182,13 @@ impl RefrainApp {
         let Some(gui) = &self.gui else { return };
         let setter = gui.param_setter();
         let p = &self.params;
+        if p.clip_bars.value() > 0 {
+            let tempo = match self.shared.host_tempo() {
+                Some((bpm, bar)) => format!("Clips fit the host: {bpm:.1} BPM, {bar} beats a bar"),
+                None => "The host reports no tempo: clips are one 5.9 s window".to_string(),
+            };
+            ui.label(RichText::new(tempo).weak());
+        }
         egui::Grid::new("params").num_columns(2).show(ui, |ui| {
             let slider = |param| ParamSlider::for_param(param, &setter);
             param_row(ui, "Strength", TIP_STRENGTH, slider(&p.strength));
@@ -193,6 +200,8 @@ impl RefrainApp {
             param_row(ui, "Steps", TIP_STEPS, steps);
             let variations = ParamSlider::for_param(&p.variations, &setter);
             param_row(ui, "Variations", TIP_VARIATIONS, variations);
+            let bars = ParamSlider::for_param(&p.clip_bars, &setter);
+            param_row(ui, "Clip length", TIP_CLIP_BARS, bars);
             param_row(
                 ui,
                 "Seed",
@@ -244,5 +253,8 @@ const TIP_DRY_WET: &str = "0 = your track only, 0.5 = your track plus the clip, 
 const TIP_STEPS: &str = "Denoising steps over the whole schedule; a variation runs Strength × \
      Steps of them, so more is slower.";
 const TIP_VARIATIONS: &str = "Clips per Generate.";
+const TIP_CLIP_BARS: &str = "Clip length in bars at the host's tempo; each clip is exactly that \
+     long and loops without a click. One window = the model's own 5.9 s, as when the host \
+     reports no tempo. Longer clips take longer: one more window per ~4.5 s.";
 const TIP_SEED: &str = "Starting noise of the first clip; the others count up from it.";
 const TIP_SEED_LOCK: &str = "Keep the seed between runs to compare settings on the same clips.";

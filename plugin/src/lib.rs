@@ -77,13 +77,24 @@ impl Plugin for Refrain {
     const EMAIL: &'static str = "refrain@example.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
-        main_input_channels: NonZeroU32::new(2),
-        main_output_channels: NonZeroU32::new(2),
-        aux_input_ports: &[],
-        aux_output_ports: &[],
-        names: PortNames::const_default(),
-    }];
+    // Stereo first (the default), then mono: on a mono track a host would otherwise feed the
+    // stereo layout and pan the result, raising the level by 3 dB.
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            aux_input_ports: &[],
+            aux_output_ports: &[],
+            names: PortNames::const_default(),
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            aux_input_ports: &[],
+            aux_output_ports: &[],
+            names: PortNames::const_default(),
+        },
+    ];
 
     type SysExMessage = ();
     type BackgroundTask = ();
@@ -166,10 +177,9 @@ impl Plugin for Refrain {
         let mix = Mix {
             level: self.params.preview_level.value(),
             dry_wet: self.params.dry_wet.value(),
+            bypassed: self.params.bypass.value(),
         };
-        if let [left, right, ..] = buffer.as_slice() {
-            core.process(left, right, &transport, mix);
-        }
+        core.process_channels(buffer.as_slice(), &transport, mix);
         ProcessStatus::Normal
     }
 }

@@ -11,6 +11,20 @@ use serde::{Deserialize, Serialize};
 /// editor shows four rows).
 pub const MAX_SONGS: usize = 4;
 
+/// Clips are this many bars at the host's tempo unless the project says otherwise.
+pub const DEFAULT_CLIP_BARS: i32 = 4;
+/// The longest clip the editor offers (each ~4.5 s of model time costs one window's sampling).
+pub const MAX_CLIP_BARS: i32 = 16;
+
+/// "1 bar", "4 bars".
+pub fn bars_text(bars: u32) -> String {
+    if bars == 1 {
+        "1 bar".to_string()
+    } else {
+        format!("{bars} bars")
+    }
+}
+
 /// How the capture length is counted.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LengthUnit {
@@ -81,6 +95,13 @@ pub struct RefrainParams {
     /// Dry/wet: 0 = track only, 0.5 = track untouched plus preview, 1 = preview only.
     #[id = "dry_wet"]
     pub dry_wet: FloatParam,
+    /// The host's bypass: the track passes untouched, no preview is mixed in.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
+    /// Clip length in bars at the host's tempo (0 = one model window, today's 5.94 s, and what
+    /// any setting gives when the host reports no tempo).
+    #[id = "clip_bars"]
+    pub clip_bars: IntParam,
     /// Capture length, in `capture_unit`s.
     #[id = "capture_length"]
     pub capture_length: FloatParam,
@@ -149,6 +170,20 @@ impl Default for RefrainParams {
             .with_string_to_value(formatters::s2v_f32_gain_to_db()),
             dry_wet: FloatParam::new("Dry/Wet", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
                 .with_step_size(0.01),
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
+            clip_bars: IntParam::new(
+                "Clip length",
+                DEFAULT_CLIP_BARS,
+                IntRange::Linear {
+                    min: 0,
+                    max: MAX_CLIP_BARS,
+                },
+            )
+            .with_value_to_string(Arc::new(|bars| match u32::try_from(bars) {
+                Ok(bars) if bars > 0 => bars_text(bars),
+                _ => "One window".to_string(),
+            }))
+            .non_automatable(),
             capture_length: FloatParam::new(
                 "Capture length",
                 4.0,

@@ -1,18 +1,51 @@
 //! A minimal CLAP host (clack-host 0.2) for end-to-end plugin tests: load a `.clap`, activate
-//! at 48 kHz, process a stereo sine block by block on an audio thread while the main thread
-//! services the plugin's main-thread callbacks, until a condition holds or time runs out.
+//! at 48 kHz, process a stereo sine block by block on an audio thread with a transport playing
+//! at [`TEMPO`] in 4/4 (as a DAW does), while the main thread services the plugin's main-thread
+//! callbacks, until a condition holds or time runs out.
 use std::ffi::CString;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
+use clack_host::events::event_types::{TransportEvent, TransportFlags};
+use clack_host::events::{EventFlags, EventHeader};
 use clack_host::prelude::*;
+use clack_host::utils::{BeatTime, SecondsTime};
 
 /// The host's sample rate.
 pub const SAMPLE_RATE: f64 = 48_000.0;
 /// Frames per process call.
 pub const BLOCK: usize = 512;
+/// The transport's tempo in BPM (4/4, playing from bar 0).
+pub const TEMPO: f64 = 120.0;
+
+/// The transport at frame `frame` of a song playing at [`TEMPO`] in 4/4 from frame 0.
+fn transport_at(frame: u64) -> TransportEvent {
+    let seconds = frame as f64 / SAMPLE_RATE;
+    let beats = seconds * TEMPO / 60.0;
+    let bar = (beats / 4.0).floor();
+    TransportEvent {
+        header: EventHeader::new_core(0, EventFlags::empty()),
+        flags: TransportFlags::HAS_TEMPO
+            | TransportFlags::HAS_BEATS_TIMELINE
+            | TransportFlags::HAS_SECONDS_TIMELINE
+            | TransportFlags::HAS_TIME_SIGNATURE
+            | TransportFlags::IS_PLAYING,
+        song_pos_beats: BeatTime::from_float(beats),
+        song_pos_seconds: SecondsTime::from_float(seconds),
+        tempo: TEMPO,
+        tempo_inc: 0.0,
+        loop_start_beats: BeatTime::from_int(0),
+        loop_end_beats: BeatTime::from_int(0),
+        loop_start_seconds: SecondsTime::from_int(0),
+        loop_end_seconds: SecondsTime::from_int(0),
+        bar_start: BeatTime::from_float(bar * 4.0),
+        bar_number: bar as i32,
+        time_signature_numerator: 4,
+        time_signature_denominator: 4,
+    }
+}
 
 /// Host callbacks: every request is simply noted; the main loop services callbacks each turn.
 pub struct Shared {
@@ -140,6 +173,7 @@ fn audio_thread(
             *v = 0.3 * (2.0 * std::f64::consts::PI * 220.0 * t).sin() as f32;
         }
         input[1] = input[0];
+        let transport = transport_at(phase);
         phase += BLOCK as u64;
         let expected = input;
         let inputs = in_ports.with_input_buffers([AudioPortBuffer {
@@ -161,7 +195,7 @@ fn audio_thread(
                 &events_in.as_input(),
                 &mut events_out.as_output(),
                 Some(phase),
-                None,
+                Some(&transport),
             )
             .map_err(|e| anyhow!("process: {e:?}"))?;
         events_out.clear();

@@ -128,7 +128,8 @@ fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocati
         r.listen_ms >= 250,
         "listening time comes from playback: {r:?}"
     );
-    assert!(r.clip_ms > 0);
+    // The host plays at 120 BPM in 4/4 and Clip length defaults to 4 bars: exactly 8 s.
+    assert_eq!(r.clip_ms, 8000, "the clip fits the host's tempo: {r:?}");
     let capture = home.path().join("captures");
     assert_eq!(std::fs::read_dir(capture).unwrap().count(), 1);
 }

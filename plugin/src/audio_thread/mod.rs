@@ -57,6 +57,20 @@ pub struct Shared {
     pub playing_key: AtomicU64,
     /// The host sample rate (set at activation).
     pub sample_rate: AtomicU32,
+    /// The host's tempo as f64 bits, the last one it reported (0 = never reported): what a
+    /// Generate fits its clips to.
+    pub host_tempo: AtomicU64,
+    /// Quarter notes per bar as f64 bits, reported with the tempo.
+    pub host_beats_per_bar: AtomicU64,
+}
+
+impl Shared {
+    /// The host's last reported tempo and quarter notes per bar, if it ever reported one.
+    pub fn host_tempo(&self) -> Option<(f64, f64)> {
+        let tempo = f64::from_bits(self.host_tempo.load(Ordering::Relaxed));
+        let bar = f64::from_bits(self.host_beats_per_bar.load(Ordering::Relaxed));
+        (tempo.is_finite() && tempo > 0.0 && bar.is_finite() && bar > 0.0).then_some((tempo, bar))
+    }
 }
 
 /// The controller's ends of the rings.
@@ -114,9 +128,25 @@ impl AudioCore {
         (core, ends)
     }
 
-    /// One block: capture the input, then mix the preview into the output in place.
+    /// One stereo block: capture the input, then mix the preview into the output in place.
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32], t: &TransportInfo, mix: Mix) {
-        let frames = left.len().min(right.len());
+        self.process_channels(&mut [left, right], t, mix);
+    }
+
+    /// One block of one channel (mono track) or more (the first two are captured as left and
+    /// right; the preview goes into every channel).
+    pub fn process_channels(&mut self, channels: &mut [&mut [f32]], t: &TransportInfo, mix: Mix) {
+        if let Some(tempo) = t.tempo.filter(|v| v.is_finite() && *v > 0.0) {
+            self.shared
+                .host_tempo
+                .store(tempo.to_bits(), Ordering::Relaxed);
+            self.shared
+                .host_beats_per_bar
+                .store(t.beats_per_bar.to_bits(), Ordering::Relaxed);
+        }
+        let Some(frames) = channels.iter().map(|c| c.len()).min() else {
+            return;
+        };
         let rate = self.shared.sample_rate.load(Ordering::Relaxed) as f32;
         self.take_commands();
         // The transport just started: restart the loop on the host's next bar, so the preview
@@ -126,8 +156,12 @@ impl AudioCore {
             self.preview_waits = true;
         }
         self.was_playing = t.playing;
-        self.capture_block(&left[..frames], &right[..frames], t, rate);
-        self.preview_block(&mut left[..frames], &mut right[..frames], t, rate, mix);
+        match channels {
+            [mono] => self.capture_block(&mono[..frames], &mono[..frames], t, rate),
+            [left, right, ..] => self.capture_block(&left[..frames], &right[..frames], t, rate),
+            [] => return,
+        }
+        self.preview_block(channels, frames, t, rate, mix);
     }
 
     fn take_commands(&mut self) {

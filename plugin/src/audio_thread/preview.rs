@@ -26,6 +26,9 @@ pub struct Mix {
     pub level: f32,
     /// Dry/wet balance in 0..=1.
     pub dry_wet: f32,
+    /// The host's bypass: the track passes untouched and the preview holds its place (no
+    /// listening time counts).
+    pub bypassed: bool,
 }
 
 impl Mix {
@@ -53,12 +56,15 @@ impl AudioCore {
 
     pub(super) fn preview_block(
         &mut self,
-        left: &mut [f32],
-        right: &mut [f32],
+        channels: &mut [&mut [f32]],
+        frames: usize,
         t: &TransportInfo,
         rate: f32,
         mix: Mix,
     ) {
+        if mix.bypassed {
+            return;
+        }
         let Some(clip) = self.preview.as_ref() else {
             return;
         };
@@ -70,7 +76,7 @@ impl AudioCore {
             match frames_to_next_bar(t, rate) {
                 // No bar to wait for (stopped, or no timeline): free-running, start now.
                 None => self.preview_waits = false,
-                Some(offset) if (offset as usize) < left.len() => {
+                Some(offset) if (offset as usize) < frames => {
                     start = offset as usize;
                     self.preview_waits = false;
                 }
@@ -79,13 +85,14 @@ impl AudioCore {
         }
         let (dry, wet) = mix.gains();
         let n = clip.samples.len();
-        for i in start..left.len() {
+        for i in start..frames {
             let s = clip.samples[self.preview_pos] * wet;
-            left[i] = left[i] * dry + s;
-            right[i] = right[i] * dry + s;
+            for channel in channels.iter_mut() {
+                channel[i] = channel[i] * dry + s;
+            }
             self.preview_pos = (self.preview_pos + 1) % n;
         }
         clip.played
-            .fetch_add((left.len() - start) as u64, Ordering::Relaxed);
+            .fetch_add((frames - start) as u64, Ordering::Relaxed);
     }
 }

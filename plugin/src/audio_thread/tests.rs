@@ -18,6 +18,7 @@ fn arm_seconds(shared: &Shared, seconds: f32) {
 const MIX: Mix = Mix {
     level: 1.0,
     dry_wet: 0.5,
+    bypassed: false,
 };
 
 #[test]
@@ -148,6 +149,7 @@ fn mix_law_is_unity_at_the_middle() {
         Mix {
             level: 1.0,
             dry_wet: w,
+            bypassed: false,
         }
         .gains()
     };
@@ -253,4 +255,66 @@ fn capture_starts_on_the_bar_and_at_once_when_the_timeline_is_unusable() {
     let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
     core.process(&mut l, &mut r, &no_tempo, MIX);
     assert_eq!(shared.capture_done.load(Ordering::Relaxed), 64);
+}
+
+#[test]
+fn a_mono_track_is_captured_and_previewed_in_its_one_channel() {
+    let (mut core, mut ends, shared) = core(100);
+    ends.spare
+        .push(CaptureBuffer::with_capacity(1000, 100))
+        .unwrap();
+    arm_seconds(&shared, 0.5);
+    let mut x: Vec<f32> = (0..64).map(|i| i as f32).collect();
+    core.process_channels(&mut [&mut x], &TransportInfo::default(), MIX);
+    let Ok(FromAudio::Captured(buf)) = ends.from_audio.pop() else {
+        panic!("no capture came back");
+    };
+    assert_eq!(buf.len, 50);
+    assert_eq!((buf.left[49], buf.right[49]), (49.0, 49.0));
+    let played = play(&mut ends, 3, vec![0.5]);
+    let mut x = vec![0.25; 4];
+    core.process_channels(&mut [&mut x], &TransportInfo::default(), MIX);
+    // Added once, at the same level as on each channel of a stereo track.
+    assert_eq!(x, vec![0.75; 4]);
+    assert_eq!(played.load(Ordering::Relaxed), 4);
+}
+
+#[test]
+fn bypassed_the_track_passes_untouched_and_no_listening_counts() {
+    let (mut core, mut ends, _shared) = core(1000);
+    let played = play(&mut ends, 9, vec![0.5, 0.25]);
+    let bypassed = Mix {
+        bypassed: true,
+        ..MIX
+    };
+    let (mut l, mut r) = (vec![0.1; 16], vec![-0.1; 16]);
+    core.process(&mut l, &mut r, &TransportInfo::default(), bypassed);
+    assert_eq!((l, r), (vec![0.1; 16], vec![-0.1; 16]));
+    assert_eq!(played.load(Ordering::Relaxed), 0);
+    // Bypass off again: the preview is there, from where it was.
+    let (mut l, mut r) = (vec![0.0; 2], vec![0.0; 2]);
+    core.process(&mut l, &mut r, &TransportInfo::default(), MIX);
+    assert_eq!(l, vec![0.5, 0.25]);
+}
+
+#[test]
+fn the_hosts_tempo_and_metre_are_kept_for_generate() {
+    let (mut core, _ends, shared) = core(1000);
+    assert_eq!(shared.host_tempo(), None);
+    let (mut l, mut r) = (vec![0.0; 8], vec![0.0; 8]);
+    let three_four = TransportInfo {
+        beats_per_bar: 3.0,
+        tempo: Some(96.0),
+        ..rolling(0.0)
+    };
+    core.process(&mut l, &mut r, &three_four, MIX);
+    assert_eq!(shared.host_tempo(), Some((96.0, 3.0)));
+    // A block without a tempo (or with a broken one) keeps the last one the host gave.
+    core.process(&mut l, &mut r, &TransportInfo::default(), MIX);
+    let broken = TransportInfo {
+        tempo: Some(f64::NAN),
+        ..rolling(0.0)
+    };
+    core.process(&mut l, &mut r, &broken, MIX);
+    assert_eq!(shared.host_tempo(), Some((96.0, 3.0)));
 }

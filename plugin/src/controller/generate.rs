@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use refrain_engine::audio::read_file;
 use refrain_engine::feedback::{now_ms, ClipId, NewGeneration, NewSong, SongAudio, Uid};
+use refrain_engine::pipeline::tempo::BarFit;
 use refrain_engine::pipeline::{Clip, GenerateRequest, Progress, SongInput};
 use refrain_engine::worker::Event;
 
 use super::{ClipEntry, State};
+use crate::params::bars_text;
 use crate::ui_state::{thumbnail, ClipView, JobView};
 
 /// Waveform thumbnail columns.
@@ -67,7 +69,7 @@ impl State {
             seeds: (0..variations as u64).map(|i| base_seed + i).collect(),
             output_rate: self.sample_rate,
             vocoder: self.requested_vocoder(),
-            fit: None,
+            fit: self.clip_fit(),
         };
         let Some(worker) = self.worker.as_mut() else {
             self.error("The generator is not running (see the error above)");
@@ -85,6 +87,20 @@ impl State {
             }
             Err(e) => self.error(e.to_string()),
         }
+    }
+
+    /// The bars to fit clips to: the Clip length at the host's tempo, or none (one model
+    /// window) when it is set to one window or the host never reported a tempo.
+    fn clip_fit(&self) -> Option<BarFit> {
+        let bars = u32::try_from(self.params.clip_bars.value())
+            .ok()
+            .filter(|&b| b > 0)?;
+        let (bpm, beats_per_bar) = self.shared.host_tempo()?;
+        Some(BarFit {
+            bpm,
+            beats_per_bar,
+            bars,
+        })
     }
 
     pub(super) fn event(&mut self, event: Event) {
@@ -177,7 +193,15 @@ impl State {
             .collect();
         let view = ClipView {
             key,
-            title: format!("Clip {key} · seed {}", p.seed),
+            title: match p.fit {
+                Some(fit) => format!(
+                    "Clip {key} · {} · {:.1} BPM · seed {}",
+                    bars_text(fit.bars),
+                    fit.bpm,
+                    p.seed
+                ),
+                None => format!("Clip {key} · seed {}", p.seed),
+            },
             // No model name or version per clip: a quarter of the clips are blind baselines
             // from the parent version, and the producer must not be able to tell which.
             settings: format!(
