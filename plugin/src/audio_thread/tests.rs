@@ -318,3 +318,14 @@ fn the_hosts_tempo_and_metre_are_kept_for_generate() {
     core.process(&mut l, &mut r, &broken, MIX);
     assert_eq!(shared.host_tempo(), Some((96.0, 3.0)));
 }
+
+#[test]
+fn denormal_input_leaves_as_zero_and_the_rest_untouched() {
+    let (mut core, _ends, _shared) = core(1000);
+    let tiny = f32::MIN_POSITIVE / 4.0;
+    assert!(tiny.is_subnormal());
+    let (mut l, mut r) = (vec![tiny, 0.5, -tiny], vec![-0.25, tiny, f32::MIN_POSITIVE]);
+    core.process(&mut l, &mut r, &TransportInfo::default(), MIX);
+    assert_eq!(l, vec![0.0, 0.5, 0.0]);
+    assert_eq!(r, vec![-0.25, 0.0, f32::MIN_POSITIVE]);
+}

@@ -14,6 +14,7 @@ impl State {
     /// Arms a capture with the parameters' length, or `seconds` when given (test hook).
     pub(super) fn arm(&mut self, seconds: Option<f32>) {
         use crate::params::LengthUnit;
+        self.allocate_capture_buffers();
         let (length, bars) = match seconds {
             Some(s) => (s, false),
             None => (

@@ -238,6 +238,7 @@ impl State {
 
     /// Saves the clip (and, the first time, its songs) to the feedback store.
     fn store_clip(&mut self, job: u64, clip: &Clip) -> Result<Option<ClipId>, String> {
+        self.ensure_store();
         let Some(sink) = self.sink.as_mut() else {
             return Ok(None);
         };

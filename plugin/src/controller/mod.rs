@@ -139,6 +139,8 @@ struct State {
     job_requests: HashMap<u64, refrain_engine::feedback::Uid>,
     /// Spare capture buffer kept for when the audio thread hands one back.
     spare: Option<Box<CaptureBuffer>>,
+    /// Whether the capture buffers were allocated (at the first Arm).
+    capture_buffers: bool,
     hook: Option<test_hook::TestHook>,
 }
 

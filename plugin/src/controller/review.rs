@@ -39,6 +39,7 @@ impl State {
             self.error("This clip was not saved, so its rating cannot be stored");
             return;
         };
+        self.ensure_store();
         let Some(sink) = self.sink.as_mut() else {
             self.error("The feedback store is not open; rating not saved");
             return;

@@ -1,11 +1,13 @@
-//! Controller start-up: capture buffers allocated up front, the data dir from the model
-//! locator, the feedback store (rating sink) opened and the engine worker started — all on the
-//! controller thread, so a slow disk never stalls the host's activate call.
+//! Controller start-up: the data dir from the model locator, the feedback store (rating sink)
+//! opened when one exists and the engine worker started — all on the controller thread, so a
+//! slow disk never stalls the host's activate call. Nothing is created here: a host scanning
+//! plugins activates them, and a scan must leave no data dir, database or 46 MB of capture
+//! buffers behind; those come at the first capture, clip or rating.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use refrain_engine::catalog::TimingBook;
-use refrain_engine::feedback::{OpenOptions, RatingSink, SinkOptions};
+use refrain_engine::feedback::{OpenOptions, RatingSink, SinkOptions, DB_FILE};
 use refrain_engine::locator::{self, MODEL_DIR_ENV};
 use refrain_engine::manifest::MANIFEST_FILE;
 use refrain_engine::model::ModelOptions;
@@ -53,12 +55,15 @@ impl State {
             job_songs: HashMap::new(),
             job_requests: HashMap::new(),
             spare: None,
+            capture_buffers: false,
             hook: test_hook::TestHook::from_env(),
         };
-        state.allocate_capture_buffers();
         match data_dir {
             Ok(dir) => {
-                state.open_store(&dir);
+                // An existing store opens now, so ratings spooled last session are replayed.
+                if dir.join(DB_FILE).is_file() {
+                    state.open_store(&dir);
+                }
                 state.start_worker(&dir);
                 state.ui().export_dir = dir.join("exports");
                 state.timings = Some(TimingBook::open(&dir));
@@ -71,15 +76,29 @@ impl State {
         state
     }
 
-    /// Two buffers: one armed in the audio thread, one ready for the next capture while the
-    /// controller writes the previous one.
-    fn allocate_capture_buffers(&mut self) {
+    /// Two buffers, at the first capture: one armed in the audio thread, one ready for the next
+    /// capture while the controller writes the previous one.
+    pub(super) fn allocate_capture_buffers(&mut self) {
+        if self.capture_buffers {
+            return;
+        }
+        self.capture_buffers = true;
         let frames = MAX_CAPTURE_SECONDS * self.sample_rate as usize;
         let _ = self
             .ends
             .spare
             .push(CaptureBuffer::with_capacity(frames, self.sample_rate));
         self.spare = Some(CaptureBuffer::with_capacity(frames, self.sample_rate));
+    }
+
+    /// Opens the feedback store (creating it and the data dir) unless it is open; when there
+    /// is no data dir or it does not open, `sink` stays `None` and the error is shown.
+    pub(super) fn ensure_store(&mut self) {
+        if self.sink.is_none() {
+            if let Some(dir) = self.data_dir.clone() {
+                self.open_store(&dir);
+            }
+        }
     }
 
     fn open_store(&mut self, dir: &Path) {

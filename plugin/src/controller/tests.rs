@@ -168,3 +168,34 @@ fn the_vocoder_choice_is_saved_with_the_project_and_renders_the_clips() {
     s.use_vocoder(String::new());
     assert_eq!(s.requested_vocoder(), None);
 }
+
+#[test]
+fn activation_leaves_nothing_behind_until_the_first_clip_or_capture() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("refrain");
+    let mut s = state(&data);
+    assert!(
+        !data.exists(),
+        "a host's plugin scan must leave no data dir"
+    );
+    assert!(s.sink.is_none());
+    assert!(s.spare.is_none(), "no capture buffers before a capture");
+    s.arm(Some(1.0));
+    assert!(s.spare.is_some(), "the first Arm allocates them");
+    assert!(!data.exists(), "arming writes nothing");
+    // The first stored clip creates the data dir and the store.
+    install(&data.join("models/base"), "refrain-tiny-test", 0, None);
+    drop(s);
+    let mut s = state(&data);
+    assert!(!data.join(refrain_engine::feedback::DB_FILE).exists());
+    s.generate(Some(JobOverrides {
+        steps: Some(2),
+        variations: Some(1),
+    }));
+    pump(&mut s, |e| {
+        matches!(e, Event::Done { .. } | Event::Failed { .. })
+    });
+    assert_eq!(s.clips.len(), 1, "{:?}", s.ui().error);
+    assert!(data.join(refrain_engine::feedback::DB_FILE).is_file());
+    assert!(s.clips[0].clip_id.is_some(), "the clip was stored");
+}
