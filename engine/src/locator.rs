@@ -195,19 +195,19 @@ fn has_manifest(dir: &Path) -> bool {
 }
 
 /// The shipped base (version 0): `$REFRAIN_BASE_MODEL`, else `<data dir>/models/base` when it
-/// holds a manifest, else `models/base` beside or above the running binary, else inside the
-/// plugin bundle, else `models/base` under the working directory (which may not exist; loading
-/// says so).
+/// holds a manifest, else inside the plugin bundle (a plugin's own model comes before anything
+/// near the host's executable), else `models/base` beside or above the running binary, else
+/// `models/base` under the working directory (which may not exist; loading says so).
 pub fn shipped_base(data_dir: Option<&Path>) -> PathBuf {
     base_from_env()
         .or_else(|| data_dir.map(base_in_data_dir).filter(|d| has_manifest(d)))
-        .or_else(base_beside_exe)
         .or_else(base_in_bundle)
+        .or_else(base_beside_exe)
         .unwrap_or_else(|| Path::new(MODELS_DIR).join(BASE_DIR))
 }
 
-/// The neural vocoder's directory: `$REFRAIN_VOCODER_DIR`, else `models/vocoder` beside or above
-/// the running binary, else inside the plugin bundle, else `models/vocoder` under the working
+/// The neural vocoder's directory: `$REFRAIN_VOCODER_DIR`, else inside the plugin bundle, else
+/// `models/vocoder` beside or above the running binary, else `models/vocoder` under the working
 /// directory (which may not exist; loading says so and the vocoder falls back).
 pub fn shipped_vocoder() -> PathBuf {
     let spec = |d: &PathBuf| d.join(crate::vocoder::neural::SPEC_FILE).is_file();
@@ -226,8 +226,8 @@ pub fn shipped_vocoder() -> PathBuf {
             .find(spec)
     };
     non_empty_env(VOCODER_DIR_ENV)
-        .or_else(beside_exe)
         .or_else(in_bundle)
+        .or_else(beside_exe)
         .unwrap_or_else(|| Path::new(MODELS_DIR).join(VOCODER_DIR))
 }
 

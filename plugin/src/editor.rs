@@ -97,6 +97,13 @@ impl NiceEguiApp for RefrainApp {
         });
         self.model_row(ui, &state);
         self.vocoder_row(ui, &state);
+        if let Some(note) = state
+            .data_note
+            .as_ref()
+            .filter(|n| state.error.as_ref() != Some(*n))
+        {
+            ui.colored_label(Color32::from_rgb(230, 170, 60), note);
+        }
         if let Some(error) = &state.error {
             ui.colored_label(Color32::from_rgb(230, 90, 80), error);
         } else if !state.status.is_empty() {

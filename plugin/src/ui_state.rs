@@ -110,6 +110,9 @@ pub struct UiState {
     pub status: String,
     /// Last error, for the producer's eyes.
     pub error: Option<String>,
+    /// Where this session's captures, clips and ratings go when the data dir cannot be used
+    /// (shown for the whole session, not replaced by later messages).
+    pub data_note: Option<String>,
     /// The running job.
     pub job: Option<JobView>,
     /// Clips of this session, newest last.

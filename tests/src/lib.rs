@@ -2,6 +2,10 @@
 
 pub mod bundle;
 pub mod clap_host;
+/// `cargo xtask install`'s layout, the same file the installer compiles (xtask links nothing of
+/// ours, so the test shares its source instead of a crate).
+#[path = "../../xtask/src/install_layout.rs"]
+pub mod install_layout;
 
 use std::path::PathBuf;
 

@@ -3,6 +3,8 @@ mod bench_env;
 mod build_tools;
 mod bundle;
 mod corpus;
+mod install;
+mod install_layout;
 mod ort;
 mod tasks;
 mod workspace;
@@ -21,6 +23,9 @@ commands:
   bench-env [--force]  venv with CPU-usable torch + diffusers for `bench generate` (~4.4 GB)
   corpus [--synth N] install the Debian music packages, build the corpus cache
   bundle <pkg> [--release]  CLAP + VST3 bundles in <target>/bundled, with ONNX Runtime
+  install [--debug]  build the bundles and install them into ~/.clap and ~/.vst3 with ONNX
+                     Runtime and the shipped models inside
+  uninstall          remove them (the data dir stays)
   ort [--gpu]        provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu}
 ";
 
@@ -33,6 +38,8 @@ fn main() -> Result<()> {
     match command.as_str() {
         "ort" => ort::run(rest),
         "bundle" => bundle::run(rest),
+        "install" => install::install(rest),
+        "uninstall" => install::uninstall(rest),
         "corpus" => corpus::run(rest),
         "test" => tasks::test(rest),
         "demo" => tasks::demo(rest),

@@ -32,6 +32,9 @@ impl State {
 
     /// A finished capture: written as a WAV under `<data dir>/captures`, added to the songs.
     pub(super) fn captured(&mut self, mut buf: Box<CaptureBuffer>) {
+        // The store is the data dir's write probe: one that cannot be written moves the
+        // session to a temporary dir before the capture is written.
+        self.ensure_store();
         let result = self.save_capture(&buf);
         buf.len = 0;
         // Recycle the buffer: the next capture needs no allocation.

@@ -141,6 +141,8 @@ struct State {
     spare: Option<Box<CaptureBuffer>>,
     /// Whether the capture buffers were allocated (at the first Arm).
     capture_buffers: bool,
+    /// The data dir is a temporary one (the real one is missing or cannot be written).
+    in_temp: bool,
     hook: Option<test_hook::TestHook>,
 }
 

@@ -56,23 +56,32 @@ impl State {
             job_requests: HashMap::new(),
             spare: None,
             capture_buffers: false,
+            in_temp: false,
             hook: test_hook::TestHook::from_env(),
         };
-        match data_dir {
-            Ok(dir) => {
-                // An existing store opens now, so ratings spooled last session are replayed.
-                if dir.join(DB_FILE).is_file() {
-                    state.open_store(&dir);
-                }
-                state.start_worker(&dir);
-                state.ui().export_dir = dir.join("exports");
-                state.timings = Some(TimingBook::open(&dir));
-                state.data_dir = Some(dir);
-                state.refresh_versions();
-                state.sync_choice();
+        let dir = match data_dir {
+            Ok(dir) => dir,
+            Err(e) => {
+                let temp = temp_data_dir();
+                state.data_note(format!(
+                    "No data folder ({e}): this session works in {}, which is not kept. Set \
+                     REFRAIN_HOME to keep captures and ratings.",
+                    temp.display()
+                ));
+                state.in_temp = true;
+                temp
             }
-            Err(e) => state.error(format!("No data folder: {e}. Set REFRAIN_HOME.")),
+        };
+        // An existing store opens now, so ratings spooled last session are replayed.
+        if dir.join(DB_FILE).is_file() {
+            state.open_store(&dir);
         }
+        state.start_worker(&dir);
+        state.ui().export_dir = dir.join("exports");
+        state.timings = Some(TimingBook::open(&dir));
+        state.data_dir = Some(dir);
+        state.refresh_versions();
+        state.sync_choice();
         state
     }
 
@@ -93,11 +102,36 @@ impl State {
 
     /// Opens the feedback store (creating it and the data dir) unless it is open; when there
     /// is no data dir or it does not open, `sink` stays `None` and the error is shown.
+    /// Shows `message` as an error now and keeps it in view for the session.
+    fn data_note(&self, message: String) {
+        self.error(message.clone());
+        self.ui().data_note = Some(message);
+    }
+
+    /// A data dir that cannot be written moves this session to a temporary one (said in the
+    /// editor), so clips are still made, kept for the session and exportable.
     pub(super) fn ensure_store(&mut self) {
-        if self.sink.is_none() {
-            if let Some(dir) = self.data_dir.clone() {
-                self.open_store(&dir);
-            }
+        if self.sink.is_some() {
+            return;
+        }
+        if let Some(dir) = self.data_dir.clone() {
+            self.open_store(&dir);
+        }
+        if self.sink.is_some() || self.in_temp {
+            return;
+        }
+        let temp = temp_data_dir();
+        self.in_temp = true;
+        self.open_store(&temp);
+        if self.sink.is_some() {
+            let was = self.data_dir.replace(temp.clone());
+            self.ui().export_dir = temp.join("exports");
+            self.data_note(format!(
+                "{} cannot be written: this session's captures, clips and ratings go to {}, \
+                 which is not kept. Export what you want to keep.",
+                was.map_or_else(|| "The data folder".into(), |d| d.display().to_string()),
+                temp.display()
+            ));
         }
     }
 
@@ -143,4 +177,10 @@ impl State {
             Err(e) => self.error(format!("The generator thread did not start: {e}")),
         }
     }
+}
+
+/// This session's data dir when the real one is missing or read-only (per process, so two
+/// instances of one host share it and two hosts do not).
+fn temp_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("refrain-{}", std::process::id()))
 }

@@ -199,3 +199,32 @@ fn activation_leaves_nothing_behind_until_the_first_clip_or_capture() {
     assert!(data.join(refrain_engine::feedback::DB_FILE).is_file());
     assert!(s.clips[0].clip_id.is_some(), "the clip was stored");
 }
+
+#[test]
+fn a_data_dir_that_cannot_be_written_moves_the_session_to_a_temporary_one() {
+    let home = tempfile::tempdir().unwrap();
+    // Under a plain file no folder can be made, whoever runs the test (root included).
+    let blocker = home.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let data = blocker.join("refrain");
+    let mut s = state(&data);
+    let mut buf = crate::audio_thread::CaptureBuffer::with_capacity(4800, 48_000);
+    buf.left[..4800].iter_mut().for_each(|v| *v = 0.25);
+    buf.right[..4800].iter_mut().for_each(|v| *v = -0.25);
+    buf.len = 4800;
+    s.captured(buf);
+    let temp = s.data_dir.clone().unwrap();
+    assert_ne!(temp, data);
+    assert!(s.sink.is_some(), "the store opened in the temporary dir");
+    // Said in the editor for the whole session (the capture's own status came after it).
+    let note = s.ui().data_note.clone().unwrap_or_default();
+    assert!(
+        note.contains(&temp.display().to_string()) && note.contains("cannot be written"),
+        "{note}"
+    );
+    let songs = s.params.songs.lock().unwrap().clone();
+    assert_eq!(songs.len(), 1, "the capture was kept");
+    assert!(songs[0].wav.starts_with(&temp) && songs[0].wav.is_file());
+    assert!(s.ui().export_dir.starts_with(&temp));
+    std::fs::remove_dir_all(&temp).unwrap();
+}
