@@ -194,6 +194,10 @@ fn generate(
             &wav,
             &Audio::from_mono(clip.params.sample_rate, clip.audio.clone()),
         )?;
+        if let Some(fit) = clip.params.fit {
+            let info = fit.loop_info(clip.audio.len(), clip.params.sample_rate);
+            audio::append_loop_chunks(&wav, &info)?;
+        }
         let sidecar = serde_json::json!({
             "params": clip.params,
             "vocoder": pipeline.vocoder_name(),

@@ -152,6 +152,64 @@ fn clip_wav_is_24_bit_pcm_that_hound_and_sox_read_without_a_warning() {
     }
 }
 
+#[test]
+fn a_looping_clip_carries_smpl_and_acid_chunks_every_reader_steps_over() {
+    use refrain_engine::audio::{append_loop_chunks, read_loop_chunks, LoopInfo};
+    let dir = tempfile::tempdir().unwrap();
+    // An odd frame count: 24-bit mono data of odd length needs the RIFF pad byte.
+    let frames = 4411;
+    let path = dir.path().join("loop.wav");
+    let audio = Audio::from_mono(48_000, sine(220.0, 48_000, frames, 0.5));
+    write_wav_pcm24(&path, &audio).unwrap();
+    let info = LoopInfo {
+        frames: frames as u32,
+        sample_rate: 48_000,
+        bpm: 97.5,
+        beats: 14,
+        meter: (7, 8),
+    };
+    append_loop_chunks(&path, &info).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let riff = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    assert_eq!(riff, bytes.len() - 8, "the RIFF size covers the new chunks");
+    let back = read_loop_chunks(&bytes).unwrap();
+    assert_eq!(
+        (back.frames, back.beats, back.meter),
+        (info.frames, 14, (7, 8))
+    );
+    assert_eq!(back.bpm, 97.5);
+    assert!(back.sample_rate.abs_diff(48_000) <= 1);
+    // The audio reads back unchanged through hound and symphonia.
+    let reader = hound::WavReader::open(&path).unwrap();
+    assert_eq!(reader.len() as usize, frames);
+    assert_eq!(read_file(&path).unwrap().frames(), frames);
+    match std::process::Command::new("sox")
+        .arg(&path)
+        .args(["-n", "stat"])
+        .output()
+    {
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert!(!stderr.contains("WARN"), "{stderr}");
+            let read: Option<usize> = stderr
+                .lines()
+                .find_map(|l| l.strip_prefix("Samples read:"))
+                .and_then(|n| n.trim().parse().ok());
+            assert_eq!(read, Some(frames), "{stderr}");
+        }
+        Err(e) => eprintln!("skipped the sox check: sox could not run ({e})"),
+    }
+    // Not a WAV: refused, file untouched.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, b"just some text, long enough").unwrap();
+    assert!(append_loop_chunks(&text, &info).is_err());
+    assert_eq!(
+        std::fs::read(&text).unwrap(),
+        b"just some text, long enough"
+    );
+}
+
 /// The compressed fixtures are 0.5 s of 440 Hz at amplitude 0.5, 44.1 kHz
 /// (scripts/make_audio_fixtures.sh).
 fn check_fixture(name: &str, channels: usize) {

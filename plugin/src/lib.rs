@@ -118,7 +118,7 @@ impl Plugin for Refrain {
 
     fn activate(
         &mut self,
-        _layout: &AudioIOLayout,
+        layout: &AudioIOLayout,
         config: &BufferConfig,
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
@@ -126,6 +126,10 @@ impl Plugin for Refrain {
         context.set_latency_samples(0);
         self.alloc_in_process = std::env::var(ALLOC_IN_PROCESS_ENV).as_deref() == Ok("1");
         let rate = config.sample_rate.round() as u32;
+        let channels = layout.main_output_channels.map_or(2, NonZeroU32::get);
+        self.shared
+            .track_channels
+            .store(channels, Ordering::Relaxed);
         if self.core.is_some() && self.controller.as_ref().map(|c| c.sample_rate()) == Some(rate) {
             return true;
         }

@@ -4,6 +4,7 @@
 //! model, worker) only ever sees that type, never a file format or a resampler.
 
 mod error;
+mod loop_chunks;
 mod read;
 mod resample;
 mod shape;
@@ -11,6 +12,7 @@ mod stretch;
 mod wav;
 
 pub use error::AudioError;
+pub use loop_chunks::{append_loop_chunks, meter_for, read_loop_chunks, LoopInfo};
 
 /// Audio the engine hands out is scaled down when its peak exceeds this (generated clips,
 /// round trips), so nothing clips in a fixed-point file or after export.

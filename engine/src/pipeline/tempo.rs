@@ -2,6 +2,7 @@
 //! (docs/ARCHITECTURE.md §4.5). The model hears a whole number of beats stretched into its
 //! window; longer clips are continued window by window; the result is stretched back to exactly
 //! N bars and folded into a seamless loop.
+use crate::audio::{meter_for, LoopInfo};
 use crate::spectrogram::AudioConfig;
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +58,17 @@ impl BarFit {
     /// The clip's exact length in samples at `rate`.
     pub fn clip_samples(&self, rate: u32) -> usize {
         (f64::from(self.bars) * self.bar_secs() * f64::from(rate)).round() as usize
+    }
+
+    /// What a WAV of this clip (`frames` at `rate`) tells a DAW in its loop chunks.
+    pub fn loop_info(&self, frames: usize, rate: u32) -> LoopInfo {
+        LoopInfo {
+            frames: u32::try_from(frames).unwrap_or(u32::MAX),
+            sample_rate: rate,
+            bpm: self.bpm as f32,
+            beats: (f64::from(self.bars) * self.beats_per_bar).round() as u32,
+            meter: meter_for(self.beats_per_bar),
+        }
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Shared {
     pub playing_key: AtomicU64,
     /// The host sample rate (set at activation).
     pub sample_rate: AtomicU32,
+    /// Channels of the track (the layout the host activated: 1 or 2; 0 before activation).
+    pub track_channels: AtomicU32,
     /// The host's tempo as f64 bits, the last one it reported (0 = never reported): what a
     /// Generate fits its clips to.
     pub host_tempo: AtomicU64,

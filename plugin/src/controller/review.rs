@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use refrain_engine::audio::{write_wav_pcm24, Audio};
+use refrain_engine::audio::{append_loop_chunks, write_wav_pcm24, Audio};
 use refrain_engine::feedback::{NewRating, Recorded};
 
 use super::State;
@@ -70,11 +70,33 @@ impl State {
             return;
         };
         let dir = self.ui().export_dir.clone();
-        let path = dir.join(format!("refrain-clip{key}-seed{}.wav", entry.params.seed));
-        let audio = Audio::from_mono(entry.params.sample_rate, entry.audio.clone());
+        let p = &entry.params;
+        let name = match p.fit {
+            Some(fit) => format!(
+                "refrain-clip{key}-{}bar-{:.0}bpm-seed{}.wav",
+                fit.bars, fit.bpm, p.seed
+            ),
+            None => format!("refrain-clip{key}-seed{}.wav", p.seed),
+        };
+        let path = dir.join(name);
+        // As many channels as the track (the model makes mono: a stereo track gets it twice).
+        let channels = self
+            .shared
+            .track_channels
+            .load(Ordering::Relaxed)
+            .clamp(1, 2) as usize;
+        let audio = Audio::new(p.sample_rate, vec![entry.audio.clone(); channels]);
+        let loop_info = p
+            .fit
+            .map(|fit| fit.loop_info(entry.audio.len(), p.sample_rate));
         let result = std::fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
-            .and_then(|()| write_wav_pcm24(&path, &audio).map_err(|e| e.to_string()));
+            .and_then(|()| audio.map_err(|e| e.to_string()))
+            .and_then(|audio| write_wav_pcm24(&path, &audio).map_err(|e| e.to_string()))
+            .and_then(|()| match loop_info {
+                Some(info) => append_loop_chunks(&path, &info).map_err(|e| e.to_string()),
+                None => Ok(()),
+            });
         match result {
             Ok(()) => {
                 self.status(format!("Exported {}", path.display()));

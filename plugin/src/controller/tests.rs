@@ -228,3 +228,49 @@ fn a_data_dir_that_cannot_be_written_moves_the_session_to_a_temporary_one() {
     assert!(s.ui().export_dir.starts_with(&temp));
     std::fs::remove_dir_all(&temp).unwrap();
 }
+
+#[test]
+fn an_exported_clip_fits_the_hosts_bars_and_track_and_carries_its_loop_points() {
+    use std::sync::atomic::Ordering;
+    let data = tempfile::tempdir().unwrap();
+    install(
+        &data.path().join("models/base"),
+        "refrain-tiny-test",
+        0,
+        None,
+    );
+    let mut s = state(data.path());
+    // What the audio thread records from a host at 120 BPM in 4/4 on a stereo track.
+    s.shared
+        .host_tempo
+        .store(120f64.to_bits(), Ordering::Relaxed);
+    s.shared
+        .host_beats_per_bar
+        .store(4f64.to_bits(), Ordering::Relaxed);
+    s.shared.track_channels.store(2, Ordering::Relaxed);
+    s.generate(Some(JobOverrides {
+        steps: Some(2),
+        variations: Some(1),
+    }));
+    pump(&mut s, |e| {
+        matches!(e, Event::Done { .. } | Event::Failed { .. })
+    });
+    assert_eq!(s.clips.len(), 1, "{:?}", s.ui().error);
+    // Clip length defaults to 4 bars: 8 s at the host's 48 kHz.
+    assert_eq!(s.clips[0].audio.len(), 8 * 48_000);
+    let key = s.clips[0].key;
+    s.export(key);
+    let path = s.ui().last_export.clone().expect("exported");
+    assert!(path.to_string_lossy().contains("4bar-120bpm"), "{path:?}");
+    let back = refrain_engine::audio::read_file(&path).unwrap();
+    assert_eq!((back.channels.len(), back.frames()), (2, 8 * 48_000));
+    let bytes = std::fs::read(&path).unwrap();
+    // 24-bit PCM (the fmt chunk's bits per sample, at byte 34).
+    assert_eq!(u16::from_le_bytes([bytes[34], bytes[35]]), 24);
+    let info = refrain_engine::audio::read_loop_chunks(&bytes).unwrap();
+    assert_eq!(
+        (info.frames, info.beats, info.meter),
+        (8 * 48_000, 16, (4, 4))
+    );
+    assert_eq!(info.bpm, 120.0);
+}
