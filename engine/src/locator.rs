@@ -50,13 +50,35 @@ pub fn base_in_data_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// The user data directory: `$REFRAIN_HOME` when set, else `$XDG_DATA_HOME/refrain`, else
-/// `~/.local/share/refrain`. Not created here.
+/// `~/.local/share/refrain`; on Windows `%REFRAIN_HOME%`, else `%APPDATA%\Refrain`. Not
+/// created here.
 pub fn data_dir() -> Result<PathBuf, ManifestError> {
+    if cfg!(windows) {
+        return resolve_windows_data_dir(
+            std::env::var_os("REFRAIN_HOME"),
+            std::env::var_os("APPDATA"),
+        );
+    }
     resolve_data_dir(
         std::env::var_os("REFRAIN_HOME"),
         std::env::var_os("XDG_DATA_HOME"),
         std::env::var_os("HOME"),
     )
+}
+
+/// The Windows data dir rule on given values: `REFRAIN_HOME`, else `<APPDATA>\Refrain` (the
+/// roaming application data folder, where Windows programs keep per-user data).
+pub fn resolve_windows_data_dir(
+    refrain_home: Option<OsString>,
+    appdata: Option<OsString>,
+) -> Result<PathBuf, ManifestError> {
+    let set = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set(refrain_home) {
+        return Ok(dir);
+    }
+    set(appdata)
+        .map(|d| d.join("Refrain"))
+        .ok_or(ManifestError::NoDataDir)
 }
 
 /// [`data_dir`]'s rule on given variable values (tests call this instead of mutating the

@@ -127,7 +127,8 @@ pub fn find_library() -> Result<PathBuf, RuntimeError> {
 /// a typo is reported instead of silently loading another copy); the running executable's
 /// directory; the directory of the shared library containing this code (the plugin); then
 /// `<ancestor>/onnxruntime/cpu/` and after that `<ancestor>/onnxruntime/gpu/` for each ancestor
-/// of the executable's directory, which finds `target/onnxruntime/cpu` from `target/debug/deps`.
+/// of the executable's directory, which finds `target/onnxruntime/cpu` from `target/debug/deps`
+/// (on Windows `windows-cpu/` and `windows-gpu/`).
 pub fn find_library_with(env: Option<&OsStr>) -> Result<PathBuf, RuntimeError> {
     if let Some(value) = env.filter(|v| !v.is_empty()) {
         let given = absolute(Path::new(value));
@@ -158,7 +159,13 @@ pub fn find_library_with(env: Option<&OsStr>) -> Result<PathBuf, RuntimeError> {
     if let Some(dir) = module_dir() {
         push(dir.join(LIBRARY_FILE));
     }
-    for variant in ["cpu", "gpu"] {
+    // `cargo xtask ort` unpacks each OS's libraries into its own folders.
+    let variants = if cfg!(windows) {
+        ["windows-cpu", "windows-gpu"]
+    } else {
+        ["cpu", "gpu"]
+    };
+    for variant in variants {
         for ancestor in exe_dir.iter().flat_map(|d| d.ancestors()) {
             push(
                 ancestor
@@ -222,7 +229,38 @@ pub(crate) fn module_dir() -> Option<PathBuf> {
     path.parent().map(Path::to_path_buf)
 }
 
-#[cfg(not(unix))]
+/// The directory of the DLL (or executable) this code was linked into: `GetModuleHandleExW`
+/// from an address inside it, then `GetModuleFileNameW`. Declared by hand (kernel32 is always
+/// linked) rather than through `windows-sys`, as the Unix side avoids `libc`.
+#[cfg(windows)]
+pub(crate) fn module_dir() -> Option<PathBuf> {
+    use std::os::windows::ffi::OsStringExt;
+    type Hmodule = *mut std::ffi::c_void;
+    const FROM_ADDRESS: u32 = 0x4;
+    const UNCHANGED_REFCOUNT: u32 = 0x2;
+    extern "system" {
+        fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut Hmodule) -> i32;
+        fn GetModuleFileNameW(module: Hmodule, name: *mut u16, size: u32) -> u32;
+    }
+    let here = module_dir as fn() -> Option<PathBuf> as *const u16;
+    let mut module: Hmodule = std::ptr::null_mut();
+    // SAFETY: with FROM_ADDRESS the "name" is an address inside this module; `module` is a
+    // valid out pointer; UNCHANGED_REFCOUNT means nothing needs releasing.
+    let found = unsafe { GetModuleHandleExW(FROM_ADDRESS | UNCHANGED_REFCOUNT, here, &mut module) };
+    if found == 0 {
+        return None;
+    }
+    let mut buf = vec![0u16; 32_768];
+    // SAFETY: `buf` is writable for its whole length, which is what is passed.
+    let len = unsafe { GetModuleFileNameW(module, buf.as_mut_ptr(), buf.len() as u32) } as usize;
+    if len == 0 || len >= buf.len() {
+        return None;
+    }
+    let path = PathBuf::from(std::ffi::OsString::from_wide(&buf[..len]));
+    path.parent().map(Path::to_path_buf)
+}
+
+#[cfg(not(any(unix, windows)))]
 pub(crate) fn module_dir() -> Option<PathBuf> {
     None
 }
@@ -304,9 +342,13 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_string())
 }
 
-/// ORT's build info reads like `ORT Build Info: git-branch=rel-1.31.1, git-commit-id=…`; the
-/// versioned file name a symlink points to (`libonnxruntime.so.1.31.1`) is the fallback.
+/// The library's own answer (`OrtGetApiBase()->GetVersionString()`), else ORT's build info
+/// (`ORT Build Info: git-branch=rel-1.31.1, …`; the Windows wheel says `git-branch=HEAD`), else
+/// the versioned file name a symlink points to (`libonnxruntime.so.1.31.1`).
 fn version_of(build_info: &str, library: &Path) -> String {
+    if let Some(v) = version_from_api(library) {
+        return v;
+    }
     let from_info = build_info
         .split(['=', ',', ' '])
         .find_map(|part| part.strip_prefix("rel-"))
@@ -320,6 +362,29 @@ fn version_of(build_info: &str, library: &Path) -> String {
         .and_then(|n| n.split_once(".so."))
         .map(|(_, v)| v.to_string())
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `OrtGetApiBase()->GetVersionString()` of the (already loaded) library; ort does not expose
+/// it.
+fn version_from_api(library: &Path) -> Option<String> {
+    type GetBase = unsafe extern "system" fn() -> *const ort::sys::OrtApiBase;
+    // SAFETY: `library` is the ONNX Runtime ort has just loaded: opening it again only takes a
+    // reference, and `OrtGetApiBase` is its documented entry point with this signature.
+    let lib = unsafe { libloading::Library::new(library) }.ok()?;
+    // SAFETY: as above; the symbol lives as long as `lib`, which outlives its use here.
+    let get: libloading::Symbol<GetBase> = unsafe { lib.get(b"OrtGetApiBase") }.ok()?;
+    // SAFETY: the entry point takes no arguments and returns a static table or null.
+    let base = unsafe { get() };
+    if base.is_null() {
+        return None;
+    }
+    // SAFETY: `base` is ONNX Runtime's static API base; GetVersionString returns a static,
+    // NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(((*base).GetVersionString)()) };
+    text.to_str()
+        .ok()
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
 }
 
 /// The execution providers compiled into the loaded library, via the C API directly: ort only

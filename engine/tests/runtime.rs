@@ -113,7 +113,7 @@ fn corrupt_model_is_an_error_naming_the_file() {
 #[test]
 fn env_path_that_does_not_exist_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let bogus = dir.path().join("no-such-dir/libonnxruntime.so");
+    let bogus = dir.path().join("no-such-dir").join(runtime::LIBRARY_FILE);
     let err = runtime::find_library_with(Some(bogus.as_os_str())).expect_err("nothing is there");
     assert!(
         matches!(err, RuntimeError::EnvPathMissing { .. }),

@@ -48,6 +48,7 @@ fn write_atomic_replaces_and_leaves_no_temp() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "the XDG rule's absolute paths are Unix paths")]
 fn data_dir_resolution() {
     let s = |v: &str| Some(OsString::from(v));
     let r = resolve_data_dir;
@@ -68,6 +69,25 @@ fn data_dir_resolution() {
         PathBuf::from("/home/u/.local/share/refrain")
     );
     assert!(matches!(r(None, None, None), Err(ManifestError::NoDataDir)));
+}
+
+#[test]
+fn windows_data_dir_is_refrain_home_else_appdata_refrain() {
+    let s = |v: &str| Some(OsString::from(v));
+    let r = refrain_engine::locator::resolve_windows_data_dir;
+    assert_eq!(
+        r(
+            s("D:\\Music\\Refrain data"),
+            s("C:\\Users\\u\\AppData\\Roaming")
+        )
+        .expect("dir"),
+        PathBuf::from("D:\\Music\\Refrain data")
+    );
+    assert_eq!(
+        r(s(""), s("C:\\Users\\u\\AppData\\Roaming")).expect("dir"),
+        PathBuf::from("C:\\Users\\u\\AppData\\Roaming").join("Refrain")
+    );
+    assert!(matches!(r(None, None), Err(ManifestError::NoDataDir)));
 }
 
 fn make_version(data: &Path, name: &str) {
@@ -129,11 +149,19 @@ fn pointer_is_never_observed_partially_written() {
     let pointer = data.path().join("models").join(CURRENT_POINTER);
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
-        s.spawn(|| {
+        let writer = s.spawn(|| {
+            // Set however the writer ends, so a failed publish fails the test instead of
+            // leaving the reader waiting.
+            struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Stop<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _stop = Stop(&stop);
             for i in 0..400 {
                 publish_current(data.path(), if i % 2 == 0 { &b } else { &a }).expect("publish");
             }
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         let mut reads = 0;
         while !stop.load(std::sync::atomic::Ordering::SeqCst) || reads < 100 {
@@ -144,6 +172,9 @@ fn pointer_is_never_observed_partially_written() {
             assert!(dir.ends_with(&a) || dir.ends_with(&b), "{}", dir.display());
             reads += 1;
         }
+        writer
+            .join()
+            .expect("every publish succeeds while the pointer is being read");
     });
     let leftovers = std::fs::read_dir(data.path().join("models"))
         .expect("ls")

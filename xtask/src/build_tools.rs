@@ -34,3 +34,39 @@ fn has_libclang(lib: &Path) -> bool {
             .any(|e| e.file_name().to_string_lossy().starts_with("libclang"))
     })
 }
+
+/// Makes the Windows cross build possible: the mingw-w64 toolchain (and 64-bit Wine, which runs
+/// its tests) installed with apt when missing, and libclang pointed at clang's own headers for
+/// the Windows target (bindgen does not find `stdbool.h` there by itself).
+pub fn windows_cross() -> Result<()> {
+    if !cfg!(target_os = "linux") {
+        anyhow::bail!("the Windows cross build is set up for Linux hosts only");
+    }
+    install_packages(&["mingw-w64", "wine64"])?;
+    let var = "BINDGEN_EXTRA_CLANG_ARGS_x86_64_pc_windows_gnu";
+    if std::env::var_os(var).is_none() {
+        if let Some(include) = clang_include() {
+            std::env::set_var(var, format!("-I{}", include.display()));
+        }
+    }
+    Ok(())
+}
+
+/// `/usr/lib/llvm-*/lib/clang/<version>/include`, the newest found.
+fn clang_include() -> Option<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib")
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("llvm-"))
+        .flat_map(|e| {
+            std::fs::read_dir(e.path().join("lib/clang"))
+                .into_iter()
+                .flatten()
+        })
+        .flatten()
+        .map(|v| v.path().join("include"))
+        .filter(|p| p.join("stdbool.h").is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask bundle <package> [--release]`: nice-plug-xtask builds the CLAP and VST3 bundles
 //! (named by `bundler.toml`), then ONNX Runtime is copied next to the plugin binary in each, where
 //! the engine's runtime finder looks first (the directory of the loaded plugin library).
+use crate::ort::Platform;
 use crate::{build_tools, ort, workspace};
 use anyhow::{Context, Result};
 use std::fs;
@@ -12,24 +13,43 @@ const BUNDLES: &[&str] = &["Refrain"];
 /// Runs nice-plug-xtask's `bundle`, then copies libonnxruntime into every bundle it made.
 pub fn run(args: &[String]) -> Result<()> {
     build_tools::ensure()?;
-    let ort_dir = ort::ensure(false)?;
+    let platform = if targets_windows(args) {
+        build_tools::windows_cross()?;
+        Platform::Windows
+    } else {
+        Platform::Linux
+    };
+    let ort_dir = ort::ensure_for(platform, false)?;
     let forwarded = std::iter::once("bundle".to_string()).chain(args.iter().cloned());
     nice_plug_xtask::main_with_args("cargo xtask", forwarded)?;
     let bundled = workspace::target_dir()?.join("bundled");
+    let arch_dir = match platform {
+        Platform::Linux => "x86_64-linux",
+        Platform::Windows => "x86_64-win",
+    };
     for name in BUNDLES {
         let clap = bundled.join(format!("{name}.clap"));
         if clap.is_file() {
-            // A .clap on Linux is one ELF file; its "bundle" folder is the one it sits in.
-            copy_runtime(&ort_dir, &bundled)?;
+            // A .clap is one file (ELF or DLL); its "bundle" folder is the one it sits in.
+            copy_runtime(&ort_dir, &bundled, platform)?;
             println!("ONNX Runtime copied next to {}", clap.display());
         }
-        let vst3 = bundled.join(format!("{name}.vst3/Contents/x86_64-linux"));
+        let vst3 = bundled.join(format!("{name}.vst3/Contents/{arch_dir}"));
         if vst3.is_dir() {
-            copy_runtime(&ort_dir, &vst3)?;
+            copy_runtime(&ort_dir, &vst3, platform)?;
             println!("ONNX Runtime copied into {}", vst3.display());
         }
     }
     Ok(())
+}
+
+/// Whether the arguments ask for the Windows target (`--target x86_64-pc-windows-gnu`).
+fn targets_windows(args: &[String]) -> bool {
+    args.windows(2)
+        .any(|w| w[0] == "--target" && w[1].contains("windows"))
+        || args
+            .iter()
+            .any(|a| a.starts_with("--target=") && a.contains("windows"))
 }
 
 /// The files each bundle carries, as the engine's runtime finder opens them: the library under
@@ -40,10 +60,15 @@ pub fn run(args: &[String]) -> Result<()> {
 /// names put the same 29 MB into each bundle twice.
 pub const RUNTIME_FILES: &[&str] = &["libonnxruntime.so", "libonnxruntime_providers_shared.so"];
 
+/// [`RUNTIME_FILES`] for `platform`.
+pub fn runtime_files(platform: Platform) -> [&'static str; 2] {
+    [platform.link_name(), platform.shim()]
+}
+
 /// Copies [`RUNTIME_FILES`] from the provisioned directory `from` into `to`, and removes the
 /// versioned duplicates an older bundler left there.
-fn copy_runtime(from: &Path, to: &Path) -> Result<()> {
-    for name in RUNTIME_FILES {
+fn copy_runtime(from: &Path, to: &Path, platform: Platform) -> Result<()> {
+    for name in runtime_files(platform) {
         let src = from.join(name);
         let dest = to.join(name);
         // fs::copy follows the provisioned symlink, so the bundle gets the library itself; a

@@ -7,6 +7,7 @@ mod install;
 mod install_layout;
 mod ort;
 mod tasks;
+mod windows;
 mod workspace;
 
 use anyhow::{bail, Result};
@@ -26,7 +27,9 @@ commands:
   install [--debug]  build the bundles and install them into ~/.clap and ~/.vst3 with ONNX
                      Runtime and the shipped models inside
   uninstall          remove them (the data dir stays)
-  ort [--gpu]        provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu}
+  ort [--gpu] [--target windows]  provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu,windows-cpu,windows-gpu}
+  windows [--no-tests]  cross-build refrain.exe, run the engine and CLI tests under Wine, and
+                     compare its clips with the Linux build's
 ";
 
 fn main() -> Result<()> {
@@ -45,6 +48,7 @@ fn main() -> Result<()> {
         "demo" => tasks::demo(rest),
         "bench" => tasks::bench(rest),
         "bench-env" => bench_env::run(rest),
+        "windows" => windows::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -75,7 +75,11 @@ fn temp_for(dest: &Path) -> PathBuf {
 
 /// fsync the temp file, rename it over `dest`, fsync the directory so the rename is durable.
 fn finish(tmp: &Path, dest: &Path) -> Result<()> {
-    File::open(tmp)
+    // Opened for writing: Windows flushes a file only through a handle with write access
+    // (FlushFileBuffers on a read-only handle is "Access denied").
+    fs::OpenOptions::new()
+        .write(true)
+        .open(tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| FeedbackError::io("fsync", tmp, e))?;
     fs::rename(tmp, dest).map_err(|e| FeedbackError::io("rename into place", dest, e))?;

@@ -74,7 +74,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         f.write_all(bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
         drop(f);
-        std::fs::rename(&tmp, path).map_err(io(path))?;
+        rename_over(&tmp, path).map_err(io(path))?;
         sync_dir(dir).map_err(io(dir))
     })();
     if result.is_err() {
@@ -82,6 +82,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// `rename(from, to)`, replacing `to`. On Windows a file another process (or thread) has open
+/// cannot be replaced until it is closed: the worker reading `models/current` while the
+/// trainer publishes gets "access denied" for a moment, so the rename is retried for up to
+/// about a second before the error is returned. Elsewhere it is one rename.
+pub fn rename_over(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut attempt = 0;
+    loop {
+        match std::fs::rename(from, to) {
+            Err(e)
+                if cfg!(windows)
+                    && e.kind() == std::io::ErrorKind::PermissionDenied
+                    && attempt < 100 =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Makes a rename, create or removal in `dir` durable. Directories cannot be opened for fsync on

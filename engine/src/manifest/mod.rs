@@ -9,7 +9,7 @@
 mod fsutil;
 mod validate;
 
-pub use fsutil::{rfc3339_utc, sha256_file, sync_dir, write_atomic};
+pub use fsutil::{rename_over, rfc3339_utc, sha256_file, sync_dir, write_atomic};
 
 use crate::spectrogram::AudioConfig;
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,6 @@ use super::FinetuneError;
 use refrain_engine::feedback::FeedbackStore;
 use refrain_engine::locator;
 use refrain_engine::manifest::{self, Manifest, MANIFEST_FILE};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 const TEMP_PREFIX: &str = ".tmp-v";
@@ -135,9 +134,12 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), FinetuneError> {
     sync(path)
 }
 
-/// fsyncs a file.
+/// fsyncs a file (through a handle with write access: Windows refuses to flush a read-only
+/// one).
 fn sync(path: &Path) -> Result<(), FinetuneError> {
-    File::open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
         .and_then(|f| f.sync_all())
         .map_err(FinetuneError::io(path))
 }

@@ -1,10 +1,12 @@
-//! `cargo xtask ort [--gpu]`: provisions ONNX Runtime 1.31.1 for ort's `load-dynamic` feature.
+//! `cargo xtask ort [--gpu] [--target windows]`: provisions ONNX Runtime 1.31.1 for ort's
+//! `load-dynamic` feature, for this machine or for the Windows cross build.
 //!
 //! ort's own `download-binaries` feature fetches from a CDN our builds can't reach, so the shared
 //! libraries come from the official PyPI wheels instead (see docs/ARCHITECTURE.md §3): `pip download` fetches
 //! the wheel into `<target>/onnxruntime/wheels/` (kept, so a rerun works offline) and the `.so`
-//! files under `onnxruntime/capi/` are unpacked into `<target>/onnxruntime/{cpu,gpu}/`. The engine
-//! (`refrain_engine::runtime`) looks there from any binary built into the target directory.
+//! files under `onnxruntime/capi/` are unpacked into `<target>/onnxruntime/{cpu,gpu}/` (Windows:
+//! `windows-{cpu,gpu}/`). The engine (`refrain_engine::runtime`) looks there from any binary
+//! built into the target directory.
 use crate::workspace;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -13,35 +15,31 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The ONNX Runtime release the engine is built against (ort 2.0.0-rc.15 with `api-31`).
-const VERSION: &str = "1.31.1";
-/// The versioned library inside the wheel; `libonnxruntime.so` is created next to it.
-const MAIN_LIB: &str = "libonnxruntime.so.1.31.1";
-/// The unversioned name ort and the engine open.
-const LINK_NAME: &str = "libonnxruntime.so";
+mod platform;
+pub use platform::{Platform, VERSION};
+
 /// Records what was unpacked, so a rerun can verify instead of unpacking again.
 const MANIFEST: &str = "provisioned.json";
 
-/// Which wheel to provision.
+/// Which wheel to provision, for which OS.
 #[derive(Clone, Copy)]
-enum Variant {
-    Cpu,
-    Gpu,
+struct Variant {
+    gpu: bool,
+    platform: Platform,
 }
 
 impl Variant {
-    fn dir_name(self) -> &'static str {
-        match self {
-            Variant::Cpu => "cpu",
-            Variant::Gpu => "gpu",
-        }
+    fn dir_name(self) -> String {
+        let kind = if self.gpu { "gpu" } else { "cpu" };
+        format!("{}{kind}", self.platform.dir_prefix())
     }
 
     /// The PyPI distribution name.
     fn package(self) -> &'static str {
-        match self {
-            Variant::Cpu => "onnxruntime",
-            Variant::Gpu => "onnxruntime-gpu",
+        if self.gpu {
+            "onnxruntime-gpu"
+        } else {
+            "onnxruntime"
         }
     }
 
@@ -51,41 +49,50 @@ impl Variant {
     }
 
     /// Files taken from `onnxruntime/capi/` in the wheel. The providers_shared library is
-    /// dlopened by libonnxruntime from its own directory whenever a non-CPU provider is used;
-    /// the CUDA provider needs it too. (The GPU wheel's TensorRT provider is left out: it needs
-    /// a TensorRT install we don't use.)
-    fn files(self) -> &'static [&'static str] {
-        match self {
-            Variant::Cpu => &[MAIN_LIB, "libonnxruntime_providers_shared.so"],
-            Variant::Gpu => &[
-                MAIN_LIB,
-                "libonnxruntime_providers_shared.so",
-                "libonnxruntime_providers_cuda.so",
-            ],
+    /// loaded by ONNX Runtime from its own directory whenever a non-CPU provider is used; the
+    /// CUDA provider needs it too. (The GPU wheel's TensorRT provider is left out: it needs a
+    /// TensorRT install we don't use.)
+    fn files(self) -> Vec<&'static str> {
+        let p = self.platform;
+        let mut files = vec![p.main_lib(), p.shim()];
+        if self.gpu {
+            files.push(p.cuda());
         }
+        files
     }
 }
 
-/// Entry point for `cargo xtask ort [--gpu]`.
+/// Entry point for `cargo xtask ort [--gpu] [--target linux|windows]`.
 pub fn run(args: &[String]) -> Result<()> {
+    let usage = "usage: cargo xtask ort [--gpu] [--target linux|windows]";
     let mut gpu = false;
-    for arg in args {
+    let mut platform = Platform::Linux;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--gpu" => gpu = true,
+            "--target" => {
+                let name = args
+                    .next()
+                    .with_context(|| format!("--target needs a value\n{usage}"))?;
+                platform = Platform::parse(name)?;
+            }
             "-h" | "--help" => {
-                println!("usage: cargo xtask ort [--gpu]\n\nProvisions ONNX Runtime {VERSION} into <target>/onnxruntime/{{cpu,gpu}}.");
+                println!("{usage}\n\nProvisions ONNX Runtime {VERSION} into <target>/onnxruntime/{{cpu,gpu,windows-cpu,windows-gpu}}.");
                 return Ok(());
             }
-            other => bail!("unknown argument `{other}` (usage: cargo xtask ort [--gpu])"),
+            other => bail!("unknown argument `{other}` ({usage})"),
         }
     }
-    let dir = ensure(gpu)?;
-    let lib = dir.join(LINK_NAME);
+    let dir = ensure_for(platform, gpu)?;
+    let lib = dir.join(platform.link_name());
     println!("ONNX Runtime {VERSION} library: {}", lib.display());
-    println!(
-        "to use it from anywhere: export REFRAIN_ORT_DYLIB={}",
-        lib.display()
-    );
+    if platform == Platform::Linux {
+        println!(
+            "to use it from anywhere: export REFRAIN_ORT_DYLIB={}",
+            lib.display()
+        );
+    }
     Ok(())
 }
 
@@ -94,9 +101,15 @@ pub fn run(args: &[String]) -> Result<()> {
 /// it is already there, so `cargo xtask test`/`demo` can call it every time.
 pub fn ensure(gpu: bool) -> Result<PathBuf> {
     if !cfg!(target_os = "linux") {
-        bail!("`cargo xtask ort` provisions the Linux .so files only; on this OS point REFRAIN_ORT_DYLIB at an ONNX Runtime {VERSION} library");
+        bail!("`cargo xtask ort` runs on Linux only; on this OS point REFRAIN_ORT_DYLIB at an ONNX Runtime {VERSION} library");
     }
-    let variant = if gpu { Variant::Gpu } else { Variant::Cpu };
+    ensure_for(Platform::Linux, gpu)
+}
+
+/// [`ensure`] for `platform`'s libraries (the Windows ones are unpacked on Linux for the cross
+/// build and Wine).
+pub fn ensure_for(platform: Platform, gpu: bool) -> Result<PathBuf> {
+    let variant = Variant { gpu, platform };
     let root = workspace::target_dir()?.join("onnxruntime");
     let dir = root.join(variant.dir_name());
 
@@ -147,27 +160,18 @@ fn cached_wheel(wheels: &Path, variant: Variant) -> Result<Option<PathBuf>> {
         return Ok(None);
     }
     let prefix = variant.wheel_prefix();
+    let tag = variant.platform.pip_tag()?;
     let mut found: Vec<PathBuf> = fs::read_dir(wheels)
         .with_context(|| format!("listing {}", wheels.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".whl"))
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(&format!("{tag}.whl")))
         })
         .collect();
     found.sort();
     Ok(found.pop())
-}
-
-/// The pip platform tag for this machine; pinned (with the Python version) so every host
-/// downloads the same wheel file whatever its own Python is.
-fn platform_tag() -> Result<&'static str> {
-    match std::env::consts::ARCH {
-        "x86_64" => Ok("manylinux_2_28_x86_64"),
-        "aarch64" => Ok("manylinux_2_28_aarch64"),
-        other => bail!("no ONNX Runtime wheel for architecture `{other}`; set REFRAIN_ORT_DYLIB to a library you built"),
-    }
 }
 
 /// Runs `python3 -m pip download` for the wheel and returns its path.
@@ -203,7 +207,7 @@ fn download_wheel(wheels: &Path, variant: Variant) -> Result<PathBuf> {
             "--abi",
             "cp311",
         ])
-        .args(["--platform", platform_tag()?])
+        .args(["--platform", variant.platform.pip_tag()?])
         .arg("-d")
         .arg(wheels)
         .arg(&spec)
@@ -239,6 +243,7 @@ fn unpack(wheel: &Path, dir: &Path, variant: Variant) -> Result<()> {
     fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
 
     let mut manifest = serde_json::Map::new();
+    let platform = variant.platform;
     for name in variant.files() {
         let inner = format!("onnxruntime/capi/{name}");
         let mut entry = archive
@@ -250,7 +255,7 @@ fn unpack(wheel: &Path, dir: &Path, variant: Variant) -> Result<()> {
         std::io::copy(&mut entry, &mut out)
             .with_context(|| format!("extracting {inner} to {}", dest.display()))?;
         drop(out);
-        let (size, sha) = check_library(&dest)?;
+        let (size, sha) = check_library(&dest, platform)?;
         manifest.insert(
             name.to_string(),
             serde_json::json!({ "size": size, "sha256": sha }),
@@ -258,8 +263,10 @@ fn unpack(wheel: &Path, dir: &Path, variant: Variant) -> Result<()> {
     }
     // Symlink rather than copy: no second 29 MB file, and libonnxruntime resolves its providers
     // relative to the path it was opened by, which is this same directory either way.
-    std::os::unix::fs::symlink(MAIN_LIB, tmp.join(LINK_NAME))
-        .with_context(|| format!("linking {LINK_NAME} in {}", tmp.display()))?;
+    if platform.link_name() != platform.main_lib() {
+        std::os::unix::fs::symlink(platform.main_lib(), tmp.join(platform.link_name()))
+            .with_context(|| format!("linking {} in {}", platform.link_name(), tmp.display()))?;
+    }
 
     let wheel_name = wheel
         .file_name()
@@ -283,8 +290,8 @@ fn unpack(wheel: &Path, dir: &Path, variant: Variant) -> Result<()> {
     Ok(())
 }
 
-/// Checks `dir` against its `provisioned.json`: every file present, an ELF library with the
-/// recorded size and sha256, and `libonnxruntime.so` resolving to the versioned library.
+/// Checks `dir` against its `provisioned.json`: every file present, a library of the platform
+/// with the recorded size and sha256, and the link name resolving to the main library.
 fn verify(dir: &Path, variant: Variant) -> Result<()> {
     let path = dir.join(MANIFEST);
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -297,9 +304,10 @@ fn verify(dir: &Path, variant: Variant) -> Result<()> {
             record["version"]
         );
     }
+    let platform = variant.platform;
     for name in variant.files() {
-        let want = &record["files"][*name];
-        let (size, sha) = check_library(&dir.join(name))?;
+        let want = &record["files"][name];
+        let (size, sha) = check_library(&dir.join(name), platform)?;
         if want["size"] != size || want["sha256"] != sha.as_str() {
             bail!(
                 "{name} in {} does not match {MANIFEST} (changed since it was unpacked)",
@@ -307,16 +315,20 @@ fn verify(dir: &Path, variant: Variant) -> Result<()> {
             );
         }
     }
-    let link = dir.join(LINK_NAME);
-    let (_, sha) = check_library(&link)?;
-    if record["files"][MAIN_LIB]["sha256"] != sha.as_str() {
-        bail!("{} is not the same file as {MAIN_LIB}", link.display());
+    let link = dir.join(platform.link_name());
+    let (_, sha) = check_library(&link, platform)?;
+    if record["files"][platform.main_lib()]["sha256"] != sha.as_str() {
+        bail!(
+            "{} is not the same file as {}",
+            link.display(),
+            platform.main_lib()
+        );
     }
     Ok(())
 }
 
-/// Returns size and hex sha256 of `path` after checking it is a non-empty ELF file.
-fn check_library(path: &Path) -> Result<(u64, String)> {
+/// Returns size and hex sha256 of `path` after checking it is a non-empty library of `platform`.
+fn check_library(path: &Path, platform: Platform) -> Result<(u64, String)> {
     let mut file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -329,8 +341,9 @@ fn check_library(path: &Path) -> Result<(u64, String)> {
         if n == 0 {
             break;
         }
-        if magic.len() < 4 {
-            let take = (4 - magic.len()).min(n);
+        let want = platform.magic().len();
+        if magic.len() < want {
+            let take = (want - magic.len()).min(n);
             magic.extend_from_slice(&buf[..take]);
         }
         hasher.update(&buf[..n]);
@@ -339,8 +352,8 @@ fn check_library(path: &Path) -> Result<(u64, String)> {
     if size == 0 {
         bail!("{} is empty", path.display());
     }
-    if magic != b"\x7fELF" {
-        bail!("{} is not an ELF shared library", path.display());
+    if magic != platform.magic() {
+        bail!("{} is not a {platform:?} shared library", path.display());
     }
     let digest = hasher.finalize();
     let hex = digest

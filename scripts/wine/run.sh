@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Cargo's runner for x86_64-pc-windows-gnu: runs a Windows binary under 64-bit Wine with
+# ONNX Runtime's win_amd64 DLLs (`cargo xtask ort --target windows`) and, for Wine 8, which
+# lacks it, a bcryptprimitives.dll shim (scripts/wine/bcryptprimitives.c, built here once) on
+# Wine's DLL search path. A prefix of its own under the target dir keeps the user's ~/.wine
+# out of it. Usage: run.sh PROGRAM.exe [ARGS...]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+ort="$target/onnxruntime/windows-cpu"
+shim_dir="$target/wine-shim"
+if [ ! -f "$ort/onnxruntime.dll" ]; then
+    echo "run.sh: $ort/onnxruntime.dll is missing: run \`cargo xtask ort --target windows\`" >&2
+    exit 127
+fi
+if [ ! -f "$shim_dir/bcryptprimitives.dll" ] || [ "$here/bcryptprimitives.c" -nt "$shim_dir/bcryptprimitives.dll" ]; then
+    mkdir -p "$shim_dir"
+    x86_64-w64-mingw32-gcc -shared -O2 -o "$shim_dir/bcryptprimitives.dll" "$here/bcryptprimitives.c" -lbcrypt
+fi
+wine=$(command -v wine64 || true)
+[ -n "$wine" ] || wine=/usr/lib/wine/wine64
+[ -x "$wine" ] || { echo "run.sh: 64-bit Wine not found (apt-get install wine64)" >&2; exit 127; }
+export WINEPREFIX="${WINEPREFIX:-$target/wine-prefix}"
+export WINEDEBUG="${WINEDEBUG:--all}"
+# Wine's DLL search path, in Windows form (Z: is the Unix root).
+export WINEPATH="Z:${ort//\//\\};Z:${shim_dir//\//\\}"
+export REFRAIN_ORT_DYLIB="Z:${ort//\//\\}\\onnxruntime.dll"
+exec "$wine" "$@"
