@@ -13,7 +13,7 @@
 //!
 //! The layout is what the bundler makes: nice-plug-xtask's CLAP bundle on Linux is that cdylib
 //! under the name `Refrain.clap`, and the xtask puts ONNX Runtime next to it (xtask's
-//! `bundle::RUNTIME_FILES`), where the engine's runtime finder looks first.
+//! `bundle::runtime_files`), where the engine's runtime finder looks first.
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ use refrain_engine::runtime::{ENV_VAR, LIBRARY_FILE};
 pub const PLUGIN_LIB: &str = "librefrain_plugin.so";
 /// The bundle's plugin file name (`bundler.toml` names the bundle "Refrain").
 pub const CLAP_FILE: &str = "Refrain.clap";
-/// ONNX Runtime files each bundle carries (the same list as xtask's `bundle::RUNTIME_FILES`).
+/// ONNX Runtime files each bundle carries (the Linux list of xtask's `bundle::runtime_files`).
 pub const RUNTIME_FILES: &[&str] = &[LIBRARY_FILE, "libonnxruntime_providers_shared.so"];
 
 /// The cdylib cargo built for this test binary: it sits in the same `deps/` directory, which

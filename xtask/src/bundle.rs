@@ -52,20 +52,17 @@ fn targets_windows(args: &[String]) -> bool {
             .any(|a| a.starts_with("--target=") && a.contains("windows"))
 }
 
-/// The files each bundle carries, as the engine's runtime finder opens them: the library under
-/// its unversioned name (`engine::runtime::LIBRARY_FILE`, a real file: symlinks do not survive
+/// The files each bundle carries for `platform`, as the engine's runtime finder opens them:
+/// the library under its unversioned name (`engine::runtime::LIBRARY_FILE`, a real file: symlinks do not survive
 /// every installer or archive) and the provider shim it dlopens from its own directory. The
 /// versioned `libonnxruntime.so.1.31.1` is left out: nothing opens it by that name (the
 /// library's SONAME is `libonnxruntime.so.1`, and nothing lists it as NEEDED), and copying both
 /// names put the same 29 MB into each bundle twice.
-pub const RUNTIME_FILES: &[&str] = &["libonnxruntime.so", "libonnxruntime_providers_shared.so"];
-
-/// [`RUNTIME_FILES`] for `platform`.
 pub fn runtime_files(platform: Platform) -> [&'static str; 2] {
     [platform.link_name(), platform.shim()]
 }
 
-/// Copies [`RUNTIME_FILES`] from the provisioned directory `from` into `to`, and removes the
+/// Copies [`runtime_files`] from the provisioned directory `from` into `to`, and removes the
 /// versioned duplicates an older bundler left there.
 fn copy_runtime(from: &Path, to: &Path, platform: Platform) -> Result<()> {
     for name in runtime_files(platform) {

@@ -2,6 +2,7 @@
 //! `~/.vst3` with ONNX Runtime and the shipped models inside, so a fresh machine needs no other
 //! step (the layout: `install_layout.rs`).
 use crate::install_layout::{self, Payload};
+use crate::ort::Platform;
 use crate::{bundle, workspace};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ pub fn install(args: &[String]) -> Result<()> {
     bundle::run(&bundle_args)?;
     let bundled = workspace::target_dir()?.join("bundled");
     let root = workspace::root();
-    let runtime: Vec<PathBuf> = bundle::RUNTIME_FILES
+    let runtime: Vec<PathBuf> = bundle::runtime_files(Platform::Linux)
         .iter()
         .map(|name| bundled.join(name))
         .collect();

@@ -54,6 +54,18 @@ fn state(data: &Path) -> State {
     state
 }
 
+/// One Generate of `variations` clips at `steps` steps, its events fed to the controller until
+/// the job is done or failed.
+fn generate_and_wait(state: &mut State, steps: usize, variations: usize) {
+    state.generate(Some(JobOverrides {
+        steps: Some(steps),
+        variations: Some(variations),
+    }));
+    pump(state, |e| {
+        matches!(e, Event::Done { .. } | Event::Failed { .. })
+    });
+}
+
 /// Feeds the worker's events to the controller until `done` says stop.
 fn pump(state: &mut State, mut done: impl FnMut(&Event) -> bool) {
     loop {
@@ -99,13 +111,7 @@ fn the_editor_lists_chooses_and_measures_versions_without_blocking() {
     assert!(s.ui().versions[1].detail.contains("loaded on"));
 
     // The first Generate with it measures its time per variation.
-    s.generate(Some(JobOverrides {
-        steps: Some(4),
-        variations: Some(2),
-    }));
-    pump(&mut s, |e| {
-        matches!(e, Event::Done { .. } | Event::Failed { .. })
-    });
+    generate_and_wait(&mut s, 4, 2);
     let detail = s.ui().versions[1].detail.clone();
     assert!(detail.contains("s per variation (4 steps"), "{detail}");
     let book = refrain_engine::catalog::TimingBook::open(data.path());
@@ -150,13 +156,7 @@ fn the_vocoder_choice_is_saved_with_the_project_and_renders_the_clips() {
     s.use_vocoder("pghi".into());
     assert_eq!(*s.params.vocoder_choice.lock().unwrap(), "pghi");
     assert_eq!(s.ui().vocoder, "pghi");
-    s.generate(Some(JobOverrides {
-        steps: Some(4),
-        variations: Some(1),
-    }));
-    pump(&mut s, |e| {
-        matches!(e, Event::Done { .. } | Event::Failed { .. })
-    });
+    generate_and_wait(&mut s, 4, 1);
     assert_eq!(s.clips.len(), 1, "{:?}", s.ui().error);
     assert_eq!(s.clips[0].params.vocoder, "pghi");
 
@@ -188,13 +188,7 @@ fn activation_leaves_nothing_behind_until_the_first_clip_or_capture() {
     drop(s);
     let mut s = state(&data);
     assert!(!data.join(refrain_engine::feedback::DB_FILE).exists());
-    s.generate(Some(JobOverrides {
-        steps: Some(2),
-        variations: Some(1),
-    }));
-    pump(&mut s, |e| {
-        matches!(e, Event::Done { .. } | Event::Failed { .. })
-    });
+    generate_and_wait(&mut s, 2, 1);
     assert_eq!(s.clips.len(), 1, "{:?}", s.ui().error);
     assert!(data.join(refrain_engine::feedback::DB_FILE).is_file());
     assert!(s.clips[0].clip_id.is_some(), "the clip was stored");
@@ -248,13 +242,7 @@ fn an_exported_clip_fits_the_hosts_bars_and_track_and_carries_its_loop_points() 
         .host_beats_per_bar
         .store(4f64.to_bits(), Ordering::Relaxed);
     s.shared.track_channels.store(2, Ordering::Relaxed);
-    s.generate(Some(JobOverrides {
-        steps: Some(2),
-        variations: Some(1),
-    }));
-    pump(&mut s, |e| {
-        matches!(e, Event::Done { .. } | Event::Failed { .. })
-    });
+    generate_and_wait(&mut s, 2, 1);
     assert_eq!(s.clips.len(), 1, "{:?}", s.ui().error);
     // Clip length defaults to 4 bars: 8 s at the host's 48 kHz.
     assert_eq!(s.clips[0].audio.len(), 8 * 48_000);
