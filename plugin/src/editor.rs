@@ -47,6 +47,8 @@ pub struct RefrainApp {
     gui: Option<GuiContext>,
     /// The clip the keyboard shortcuts act on.
     selected: Option<u64>,
+    /// Clips can be dragged out of the window (an X11 display; see `drag`).
+    can_drag: bool,
 }
 
 impl RefrainApp {
@@ -64,6 +66,7 @@ impl RefrainApp {
             commands,
             gui: None,
             selected: None,
+            can_drag: crate::drag::available(),
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod audio_thread;
 pub mod controller;
+pub mod drag;
 pub mod editor;
 pub mod params;
 pub mod transport;

@@ -30,6 +30,8 @@ pub enum Command {
     },
     /// Write the clip as a WAV into the export folder.
     Export(u64),
+    /// Export the clip and drag the file out of the editor (the button is held).
+    DragOut(u64),
     /// Generate with this version from now on (a key of [`UiState::versions`]; empty = follow
     /// the latest); it loads in the background.
     UseVersion(String),

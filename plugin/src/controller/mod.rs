@@ -9,6 +9,7 @@
 //! store and starts the worker; this file holds the state and the loop that dispatches commands.
 
 mod capture;
+mod drag_out;
 mod generate;
 mod review;
 mod songs;
@@ -208,7 +209,10 @@ impl State {
                 accepted,
                 stars,
             } => self.rate(key, accepted, stars),
-            Command::Export(key) => self.export(key),
+            Command::Export(key) => {
+                self.export(key);
+            }
+            Command::DragOut(key) => self.drag_out(key),
             Command::UseVersion(key) => self.use_version(key),
             Command::RefreshVersions => self.refresh_versions(),
             Command::UseVocoder(name) => self.use_vocoder(name),

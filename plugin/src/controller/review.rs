@@ -1,6 +1,7 @@
 //! Review: what the producer does with a clip — preview it (looped on the audio thread), rate it
 //! (Accept/Reject, stars, with the listening time the audio thread counted) and export it as a
 //! WAV file.
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -65,10 +66,9 @@ impl State {
         }
     }
 
-    pub(super) fn export(&mut self, key: u64) {
-        let Some(entry) = self.clips.iter().find(|c| c.key == key) else {
-            return;
-        };
+    /// Writes the clip into the export folder; the path when it worked.
+    pub(super) fn export(&mut self, key: u64) -> Option<PathBuf> {
+        let entry = self.clips.iter().find(|c| c.key == key)?;
         let dir = self.ui().export_dir.clone();
         let p = &entry.params;
         let name = match p.fit {
@@ -100,9 +100,13 @@ impl State {
         match result {
             Ok(()) => {
                 self.status(format!("Exported {}", path.display()));
-                self.ui().last_export = Some(path);
+                self.ui().last_export = Some(path.clone());
+                Some(path)
             }
-            Err(e) => self.error(format!("Export to {} failed: {e}", path.display())),
+            Err(e) => {
+                self.error(format!("Export to {} failed: {e}", path.display()));
+                None
+            }
         }
     }
 }

@@ -262,3 +262,41 @@ fn an_exported_clip_fits_the_hosts_bars_and_track_and_carries_its_loop_points() 
     );
     assert_eq!(info.bpm, 120.0);
 }
+
+#[test]
+fn dragging_a_clip_exports_it_first_and_says_why_when_no_drag_can_start() {
+    let data = tempfile::tempdir().unwrap();
+    install(
+        &data.path().join("models/base"),
+        "refrain-tiny-test",
+        0,
+        None,
+    );
+    let mut s = state(data.path());
+    generate_and_wait(&mut s, 2, 1);
+    let key = s.clips[0].key;
+    s.drag_out(key);
+    let path = s
+        .ui()
+        .last_export
+        .clone()
+        .expect("exported before the drag");
+    assert!(path.is_file(), "{path:?}");
+    if crate::drag::available() {
+        // A display exists but no button is held: the drag ends at once, with no error.
+        eprintln!("DISPLAY is set: the no-display message is not checked here");
+        return;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let error = loop {
+        if let Some(e) = s.ui().error.clone() {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "no message");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        error.contains("X11") && error.contains("Copy path"),
+        "{error}"
+    );
+}

@@ -39,9 +39,15 @@ impl RefrainApp {
         });
         frame.show(ui, |ui| {
             ui.horizontal(|ui| {
-                if waveform(ui, &clip.thumbnail, playing).clicked() {
+                let thumb = waveform(ui, &clip.thumbnail, playing, self.can_drag);
+                if thumb.clicked() {
                     self.selected = Some(clip.key);
                     self.send(Command::Preview(clip.key));
+                }
+                if thumb.drag_started() {
+                    // The controller exports the WAV, then the OS drag follows the pointer.
+                    self.selected = Some(clip.key);
+                    self.send(Command::DragOut(clip.key));
                 }
                 ui.vertical(|ui| {
                     ui.label(RichText::new(&clip.title).strong());
@@ -117,9 +123,8 @@ impl RefrainApp {
     }
 }
 
-/// Where exports go, with the two hand-offs that work from a plugin window: baseview (under
-/// egui) can receive drops but cannot start an OS drag, so a clip cannot be dragged onto a
-/// host track; the producer copies the path or opens the folder and drags from there.
+/// Where exports go, with the hand-offs that work everywhere: where a clip cannot be dragged
+/// out of the window (no X11 display), the producer copies the path or opens the folder.
 fn export_line(ui: &mut egui::Ui, state: &UiState) {
     ui.horizontal(|ui| {
         let (text, folder) = match &state.last_export {
@@ -155,9 +160,15 @@ fn export_line(ui: &mut egui::Ui, state: &UiState) {
     });
 }
 
-/// Draws the peak thumbnail; a click on it previews.
-fn waveform(ui: &mut egui::Ui, peaks: &[f32], playing: bool) -> egui::Response {
-    let (rect, response) = ui.allocate_exact_size(THUMB_SIZE, Sense::click());
+/// Draws the peak thumbnail; a click on it previews, a drag (where available) takes the clip
+/// onto a host track.
+fn waveform(ui: &mut egui::Ui, peaks: &[f32], playing: bool, can_drag: bool) -> egui::Response {
+    let sense = if can_drag {
+        Sense::click_and_drag()
+    } else {
+        Sense::click()
+    };
+    let (rect, response) = ui.allocate_exact_size(THUMB_SIZE, sense);
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 3.0, Color32::from_gray(28));
     let color = if playing {
@@ -177,9 +188,11 @@ fn waveform(ui: &mut egui::Ui, peaks: &[f32], playing: bool) -> egui::Response {
             Stroke::new(1.5, color),
         );
     }
-    response.on_hover_text(if playing {
-        "Playing"
-    } else {
-        "Click to preview"
-    })
+    let hint = match (playing, can_drag) {
+        (true, true) => "Playing · drag onto a track",
+        (true, false) => "Playing",
+        (false, true) => "Click to preview · drag onto a track",
+        (false, false) => "Click to preview",
+    };
+    response.on_hover_text(hint)
 }
