@@ -29,7 +29,7 @@ window="$(DISPLAY=:97 xwininfo -root -tree | awk '/"Refrain"/ {print $1; exit}')
 mkdir -p tests/artifacts
 DISPLAY=:97 xwd -id "$window" -silent | convert xwd:- tests/artifacts/refrain-editor.png
 # Open the Model menu (its button sits at these logical pixels, see editor/versions.rs).
-DISPLAY=:97 xdotool mousemove --window "$window" "${MENU_X:-170}" "${MENU_Y:-33}" click 1
+DISPLAY=:97 xdotool mousemove --window "$window" "${MENU_X:-270}" "${MENU_Y:-22}" click 1
 sleep 2
 DISPLAY=:97 xwd -id "$window" -silent | convert xwd:- tests/artifacts/refrain-editor-versions.png
 kill "$app"

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Editor → controller.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +64,33 @@ pub struct JobView {
     pub fraction: f32,
     /// What it is doing.
     pub label: String,
+    /// When the job began (for the time left).
+    pub started: Instant,
+}
+
+impl JobView {
+    /// A job that begins now.
+    pub fn starting(label: impl Into<String>) -> Self {
+        Self {
+            fraction: 0.0,
+            label: label.into(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The time left, extrapolated from the progress so far; `None` until there is enough of it.
+    pub fn time_left(&self, now: Instant) -> Option<Duration> {
+        time_left(now.saturating_duration_since(self.started), self.fraction)
+    }
+}
+
+/// Remaining time if the rest goes at the pace so far: elapsed × (1 − f) / f, once 5 % is done.
+pub fn time_left(elapsed: Duration, fraction: f32) -> Option<Duration> {
+    if !(0.05..1.0).contains(&fraction) {
+        return None;
+    }
+    let fraction = f64::from(fraction);
+    Some(elapsed.mul_f64((1.0 - fraction) / fraction))
 }
 
 /// One clip row.
@@ -70,10 +98,14 @@ pub struct JobView {
 pub struct ClipView {
     /// Controller key (stable for the session).
     pub key: u64,
-    /// "Clip 3 · seed 42".
+    /// "Clip 3".
     pub title: String,
     /// Strength, steps, eta, songs, model.
     pub settings: String,
+    /// "4 bars · 120.0 BPM", or "5.9 s" for a clip that does not follow a host tempo.
+    pub length: String,
+    /// Bars in the clip (bar lines on the thumbnail); 0 when it follows no tempo.
+    pub bars: u32,
     /// Peak per column for the waveform thumbnail (0..=1).
     pub thumbnail: Vec<f32>,
     /// Clip length in ms.
@@ -119,6 +151,8 @@ pub struct UiState {
     pub job: Option<JobView>,
     /// Clips of this session, newest last.
     pub clips: Vec<ClipView>,
+    /// Waveform thumbnails of the captured songs, by WAV path (empty: unreadable).
+    pub song_peaks: Vec<(PathBuf, Vec<f32>)>,
     /// Where Export WAV writes.
     pub export_dir: PathBuf,
     /// The last exported file.
@@ -154,5 +188,15 @@ mod tests {
         let t = thumbnail(&[0.0, 0.5, -0.25, 0.1], 2);
         assert_eq!(t, vec![1.0, 0.5]);
         assert!(thumbnail(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn time_left_extrapolates_the_pace_and_waits_for_enough_progress() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(time_left(ten, 0.25), Some(Duration::from_secs(30)));
+        assert_eq!(time_left(ten, 0.5), Some(ten));
+        assert_eq!(time_left(ten, 0.01), None, "too early to tell");
+        assert_eq!(time_left(ten, 1.0), None, "done");
+        assert_eq!(time_left(ten, f32::NAN), None);
     }
 }

@@ -80,10 +80,7 @@ impl State {
                 self.job_songs.insert(id, songs);
                 let mut ui = self.ui();
                 ui.error = None;
-                ui.job = Some(JobView {
-                    fraction: 0.0,
-                    label: "Loading the model…".into(),
-                });
+                ui.job = Some(JobView::starting("Loading the model…"));
             }
             Err(e) => self.error(e.to_string()),
         }
@@ -193,19 +190,20 @@ impl State {
             .collect();
         let view = ClipView {
             key,
-            title: match p.fit {
-                Some(fit) => format!(
-                    "Clip {key} · {} · {:.1} BPM · seed {}",
-                    bars_text(fit.bars),
-                    fit.bpm,
-                    p.seed
+            title: format!("Clip {key}"),
+            length: match p.fit {
+                Some(fit) => format!("{} · {:.1} BPM", bars_text(fit.bars), fit.bpm),
+                None => format!(
+                    "{:.1} s",
+                    clip.audio.len() as f64 / f64::from(p.sample_rate.max(1))
                 ),
-                None => format!("Clip {key} · seed {}", p.seed),
             },
+            bars: p.fit.map_or(0, |fit| fit.bars),
             // No model name or version per clip: a quarter of the clips are blind baselines
             // from the parent version, and the producer must not be able to tell which.
             settings: format!(
-                "strength {:.2} · detail {:.2} · {} steps · η {:.2} · {}",
+                "seed {} · strength {:.2} · detail {:.2} · {} steps · η {:.2} · {}",
+                p.seed,
                 p.strength,
                 p.detail,
                 p.steps,

@@ -12,6 +12,7 @@ mod capture;
 mod drag_out;
 mod generate;
 mod review;
+mod song_peaks;
 mod songs;
 mod startup;
 pub mod test_hook;
@@ -165,6 +166,7 @@ impl State {
                 default(POLL) => {}
             }
             self.poll_audio();
+            self.sync_song_peaks();
             self.sync_choice();
             self.sync_vocoder();
             self.step_hook();

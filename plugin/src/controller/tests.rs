@@ -300,3 +300,45 @@ fn dragging_a_clip_exports_it_first_and_says_why_when_no_drag_can_start() {
         "{error}"
     );
 }
+
+#[test]
+fn every_song_gets_a_waveform_once_and_a_removed_song_loses_it() {
+    use crate::params::SongRef;
+    use refrain_engine::audio::{write_wav, Audio};
+    let data = tempfile::tempdir().unwrap();
+    let mut s = state(data.path());
+    let wav = data.path().join("song.wav");
+    // Loud first half, silent second half: the thumbnail must show it.
+    let mut samples = vec![0.5f32; 24_000];
+    samples.extend(vec![0.0f32; 24_000]);
+    write_wav(&wav, &Audio::new(48_000, vec![samples]).unwrap()).unwrap();
+    let song = |wav: &Path| SongRef {
+        name: "Song".into(),
+        weight: 1.0,
+        wav: wav.to_path_buf(),
+        duration_s: 1.0,
+        stored: None,
+    };
+    let missing = data.path().join("gone.wav");
+    s.params
+        .songs
+        .lock()
+        .unwrap()
+        .extend([song(&wav), song(&missing)]);
+    s.sync_song_peaks();
+    let peaks = s.ui().song_peaks.clone();
+    assert_eq!(peaks.len(), 2);
+    let (_, loud) = peaks.iter().find(|(w, _)| *w == wav).unwrap();
+    assert!(loud.len() > 10, "{}", loud.len());
+    assert_eq!(loud[0], 1.0);
+    assert_eq!(*loud.last().unwrap(), 0.0);
+    let (_, unreadable) = peaks.iter().find(|(w, _)| *w == missing).unwrap();
+    assert!(unreadable.is_empty(), "an unreadable WAV draws a flat line");
+    s.params.songs.lock().unwrap().remove(0);
+    s.sync_song_peaks();
+    assert_eq!(
+        s.ui().song_peaks.len(),
+        1,
+        "the removed song's waveform is forgotten"
+    );
+}

@@ -1,20 +1,29 @@
 //! The clip list and the rating shortcuts.
-use egui::{Color32, Key, RichText, Sense, Stroke};
+use egui::{Key, RichText, Sense, Stroke};
 
-use super::RefrainApp;
+use super::{theme, waveform, RefrainApp};
 use crate::ui_state::{ClipView, Command, UiState};
 
-const THUMB_SIZE: egui::Vec2 = egui::vec2(200.0, 36.0);
+const THUMB_SIZE: egui::Vec2 = egui::vec2(240.0, 56.0);
 
 impl RefrainApp {
     pub(super) fn clips_section(&mut self, ui: &mut egui::Ui, state: &UiState) {
         ui.horizontal(|ui| {
-            ui.label(RichText::new(format!("Clips ({})", state.clips.len())).strong());
-            ui.label(
-                RichText::new("click to preview · A accept · R reject · 1–5 stars · space stop")
-                    .weak(),
-            );
+            theme::step_heading(ui, 3, &format!("Listen and rate ({})", state.clips.len()));
+            ui.add_space(12.0);
+            self.mix_row(ui);
         });
+        let drag = if self.can_drag {
+            " · drag a waveform onto a track"
+        } else {
+            ""
+        };
+        ui.label(
+            RichText::new(format!(
+                "click a waveform to preview · A accept · R reject · 1–5 stars · space stop{drag}"
+            ))
+            .weak(),
+        );
         export_line(ui, state);
         let playing = self
             .shared
@@ -22,24 +31,41 @@ impl RefrainApp {
             .load(std::sync::atomic::Ordering::Relaxed);
         egui::ScrollArea::vertical().show(ui, |ui| {
             if state.clips.is_empty() {
-                ui.label("No clips yet: capture a song (or not), then Generate.");
+                ui.label(
+                    RichText::new("No clips yet: capture a song (or not), then Generate.").weak(),
+                );
             }
             for clip in state.clips.iter().rev() {
-                self.clip_row(ui, clip, playing == clip.key);
+                self.clip_card(ui, clip, playing == clip.key);
+                ui.add_space(4.0);
             }
         });
     }
 
-    fn clip_row(&mut self, ui: &mut egui::Ui, clip: &ClipView, playing: bool) {
+    fn clip_card(&mut self, ui: &mut egui::Ui, clip: &ClipView, playing: bool) {
         let selected = self.selected == Some(clip.key);
-        let frame = egui::Frame::group(ui.style()).stroke(if selected {
-            Stroke::new(1.5, Color32::from_rgb(120, 170, 255))
+        let outline = if selected {
+            Stroke::new(1.5, theme::ACCENT)
         } else {
-            ui.style().visuals.widgets.noninteractive.bg_stroke
-        });
+            Stroke::new(1.0, theme::CARD_STROKE)
+        };
+        let frame = egui::Frame::new()
+            .fill(theme::BACKGROUND)
+            .stroke(outline)
+            .corner_radius(5.0)
+            .inner_margin(egui::Margin::same(8));
         frame.show(ui, |ui| {
+            ui.set_min_width(ui.available_width());
             ui.horizontal(|ui| {
-                let thumb = waveform(ui, &clip.thumbnail, playing, self.can_drag);
+                let color = if playing { theme::PLAYING } else { theme::WAVE };
+                let sense = if self.can_drag {
+                    Sense::click_and_drag()
+                } else {
+                    Sense::click()
+                };
+                let thumb =
+                    waveform::draw(ui, &clip.thumbnail, THUMB_SIZE, color, clip.bars, sense)
+                        .on_hover_text(thumb_hint(playing, self.can_drag));
                 if thumb.clicked() {
                     self.selected = Some(clip.key);
                     self.send(Command::Preview(clip.key));
@@ -50,10 +76,16 @@ impl RefrainApp {
                     self.send(Command::DragOut(clip.key));
                 }
                 ui.vertical(|ui| {
-                    ui.label(RichText::new(&clip.title).strong());
-                    ui.label(RichText::new(&clip.settings).small());
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(&clip.title).strong().size(15.0));
+                        ui.label(RichText::new(&clip.length).color(theme::ACCENT));
+                        if playing {
+                            ui.label(RichText::new("playing").color(theme::PLAYING));
+                        }
+                    });
+                    ui.label(RichText::new(&clip.settings).small().weak());
                     ui.label(format!(
-                        "heard {:.1} s of {:.1} s{}",
+                        "heard {:.1} of {:.1} s{}",
                         clip.listen_ms() as f64 / 1000.0,
                         clip.clip_ms as f64 / 1000.0,
                         clip.rating
@@ -160,39 +192,12 @@ fn export_line(ui: &mut egui::Ui, state: &UiState) {
     });
 }
 
-/// Draws the peak thumbnail; a click on it previews, a drag (where available) takes the clip
-/// onto a host track.
-fn waveform(ui: &mut egui::Ui, peaks: &[f32], playing: bool, can_drag: bool) -> egui::Response {
-    let sense = if can_drag {
-        Sense::click_and_drag()
-    } else {
-        Sense::click()
-    };
-    let (rect, response) = ui.allocate_exact_size(THUMB_SIZE, sense);
-    let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 3.0, Color32::from_gray(28));
-    let color = if playing {
-        Color32::from_rgb(120, 220, 140)
-    } else {
-        Color32::from_rgb(120, 170, 255)
-    };
-    let n = peaks.len().max(1) as f32;
-    for (i, p) in peaks.iter().enumerate() {
-        let x = rect.left() + (i as f32 + 0.5) * rect.width() / n;
-        let h = p.clamp(0.0, 1.0) * rect.height() * 0.45;
-        painter.line_segment(
-            [
-                egui::pos2(x, rect.center().y - h),
-                egui::pos2(x, rect.center().y + h),
-            ],
-            Stroke::new(1.5, color),
-        );
-    }
-    let hint = match (playing, can_drag) {
+/// What hovering a clip's waveform says it does.
+fn thumb_hint(playing: bool, can_drag: bool) -> &'static str {
+    match (playing, can_drag) {
         (true, true) => "Playing · drag onto a track",
         (true, false) => "Playing",
         (false, true) => "Click to preview · drag onto a track",
         (false, false) => "Click to preview",
-    };
-    response.on_hover_text(hint)
+    }
 }

@@ -12,6 +12,17 @@ const TIP_LATEST: &str = "Follows the newest version the trainer publishes (or t
      back to), so your fine-tunes are used as soon as they land.";
 const TIP_PINNED: &str = "Pinned for this project: it keeps this sound after new fine-tunes land.";
 
+/// The chosen version's size, license and speed, for the line under the header.
+pub(super) fn model_detail(state: &UiState) -> Option<&str> {
+    let key = if state.chosen.is_empty() {
+        state.versions.iter().find(|v| v.is_current)?.key.as_str()
+    } else {
+        state.chosen.as_str()
+    };
+    let version = state.versions.iter().find(|v| v.key == key)?;
+    Some(version.detail.as_str())
+}
+
 impl RefrainApp {
     pub(super) fn model_row(&mut self, ui: &mut egui::Ui, state: &UiState) {
         let current = state.versions.iter().find(|v| v.is_current);
@@ -64,9 +75,6 @@ impl RefrainApp {
                 ui.label(format!("loading {label}…"));
             }
         });
-        if let Some(v) = shown {
-            ui.label(RichText::new(&v.detail).small().weak());
-        }
         if let Some(key) = pick.filter(|k| *k != state.chosen) {
             self.send(Command::UseVersion(key));
         }
