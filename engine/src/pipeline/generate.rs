@@ -304,7 +304,8 @@ impl Pipeline {
                 })
             };
             let all = timed(&mut timings.unet, || {
-                self.continue_windows(first, condition, seed, layout, &params, &mut report)
+                let sampling = (&params, per_window);
+                self.continue_windows(first, condition, seed, layout, sampling, &mut report)
             })?;
             windows_per_seed.push(all);
         }

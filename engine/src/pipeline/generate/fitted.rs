@@ -30,14 +30,15 @@ impl Pipeline {
     }
 
     /// `first` and the windows that continue it, `layout.windows` in all: each keeps the last
-    /// `layout.overlap_columns` columns of the one before as its known start.
+    /// `layout.overlap_columns` columns of the one before as its known start. `per_window` is
+    /// [`Self::steps_per_window`] for this request (progress counts it per window).
     pub(super) fn continue_windows(
         &mut self,
         first: Vec<f32>,
         condition: Option<(&[f32], f64)>,
         seed: u64,
         layout: &Layout,
-        params: &DdimParams,
+        (params, per_window): (&DdimParams, usize),
         progress: &mut dyn FnMut(usize) -> ControlFlow<()>,
     ) -> Result<Vec<Vec<f32>>, PipelineError> {
         let width = layout.latent_width;
@@ -69,13 +70,7 @@ impl Pipeline {
                 &mut denoiser,
                 &mut report,
             )?;
-            done += self.steps_per_window(
-                &match condition {
-                    Some((latent, strength)) => Start::Latent { latent, strength },
-                    None => Start::Noise { len: before.len() },
-                },
-                params,
-            )?;
+            done += per_window;
             windows.push(next);
         }
         Ok(windows)
