@@ -23,7 +23,13 @@ wine=$(command -v wine64 || true)
 [ -x "$wine" ] || { echo "run.sh: 64-bit Wine not found (apt-get install wine64)" >&2; exit 127; }
 export WINEPREFIX="${WINEPREFIX:-$target/wine-prefix}"
 export WINEDEBUG="${WINEDEBUG:--all}"
-# Wine's DLL search path, in Windows form (Z: is the Unix root).
-export WINEPATH="Z:${ort//\//\\};Z:${shim_dir//\//\\}"
-export REFRAIN_ORT_DYLIB="Z:${ort//\//\\}\\onnxruntime.dll"
+# Wine's DLL search path, in Windows form (Z: is the Unix root). REFRAIN_WINE_ORT=bundle leaves
+# ONNX Runtime to the program's own search (beside the plugin DLL, as in an installed bundle).
+if [ "${REFRAIN_WINE_ORT:-}" = bundle ]; then
+    export WINEPATH="Z:${shim_dir//\//\\}"
+    export REFRAIN_ORT_DYLIB=""
+else
+    export WINEPATH="Z:${ort//\//\\};Z:${shim_dir//\//\\}"
+    export REFRAIN_ORT_DYLIB="Z:${ort//\//\\}\\onnxruntime.dll"
+fi
 exec "$wine" "$@"

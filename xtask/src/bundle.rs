@@ -64,7 +64,7 @@ pub fn runtime_files(platform: Platform) -> [&'static str; 2] {
 
 /// Copies [`runtime_files`] from the provisioned directory `from` into `to`, and removes the
 /// versioned duplicates an older bundler left there.
-fn copy_runtime(from: &Path, to: &Path, platform: Platform) -> Result<()> {
+pub(crate) fn copy_runtime(from: &Path, to: &Path, platform: Platform) -> Result<()> {
     for name in runtime_files(platform) {
         let src = from.join(name);
         let dest = to.join(name);

@@ -8,6 +8,7 @@ mod install_layout;
 mod ort;
 mod tasks;
 mod windows;
+mod windows_host;
 mod workspace;
 
 use anyhow::{bail, Result};

@@ -1,8 +1,9 @@
 //! `cargo xtask windows`: the Windows cross build checked under Wine (issue 17). Builds the
 //! `refrain` CLI for x86_64-pc-windows-gnu, runs the engine's and the CLI's tests with Wine as
-//! cargo's runner (`.cargo/config.toml`, scripts/wine/run.sh), then renders the same clips with
-//! the Linux and the Windows `refrain vary` and compares them sample by sample.
-use crate::{build_tools, ort, workspace};
+//! cargo's runner (`.cargo/config.toml`, scripts/wine/run.sh), renders the same clips with
+//! the Linux and the Windows `refrain vary` and compares them sample by sample, then hosts the
+//! Windows plugin in the Windows test host (`windows_host`).
+use crate::{build_tools, ort, windows_host, workspace};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,7 +52,8 @@ pub fn run(args: &[String]) -> Result<()> {
         )?;
     }
     step(&cargo, &["build", "-p", "refrain-cli"], &root)?;
-    parity(&root, &linux_ort)
+    parity(&root, &linux_ort)?;
+    windows_host::run(&cargo, &root, &workspace::target_dir()?)
 }
 
 fn step(cargo: &str, args: &[&str], root: &Path) -> Result<()> {

@@ -45,7 +45,29 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// The path of the loaded `onnxruntime.dll`: `GetModuleHandleW` by name, then its file name
+/// (kernel32, declared by hand as the engine's runtime finder does).
+#[cfg(windows)]
+fn loaded_onnxruntime() -> Option<String> {
+    type Hmodule = *mut std::ffi::c_void;
+    extern "system" {
+        fn GetModuleHandleW(name: *const u16) -> Hmodule;
+        fn GetModuleFileNameW(module: Hmodule, name: *mut u16, size: u32) -> u32;
+    }
+    let name: Vec<u16> = "onnxruntime.dll".encode_utf16().chain([0]).collect();
+    // SAFETY: `name` is NUL-terminated UTF-16; the handle is not reference-counted.
+    let module = unsafe { GetModuleHandleW(name.as_ptr()) };
+    if module.is_null() {
+        return None;
+    }
+    let mut buf = vec![0u16; 32_768];
+    // SAFETY: `buf` is writable for its whole length, which is what is passed.
+    let len = unsafe { GetModuleFileNameW(module, buf.as_mut_ptr(), buf.len() as u32) } as usize;
+    (len > 0 && len < buf.len()).then(|| String::from_utf16_lossy(&buf[..len]))
+}
+
 /// The path of the mapped `libonnxruntime.so*`, from `/proc/self/maps` (Linux).
+#[cfg(not(windows))]
 fn loaded_onnxruntime() -> Option<String> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     maps.lines()
