@@ -210,6 +210,17 @@ fn gesture(display: &str, from: (i16, i16), to: (i16, i16), path: &Path) -> Drag
     drag.join().expect("drag thread").expect("drag runs")
 }
 
+/// Starts [`drop_target`] on the display and waits until its window is mapped.
+fn spawn_target(x: &Xvfb, accept: bool) -> (thread::JoinHandle<Seen>, Window) {
+    let (ready, window) = mpsc::channel();
+    let display = x.display.clone();
+    let target = thread::spawn(move || drop_target(display, accept, ready));
+    let window = window
+        .recv_timeout(Duration::from_secs(10))
+        .expect("target up");
+    (target, window)
+}
+
 fn clip_path() -> PathBuf {
     PathBuf::from("/tmp/Refrain exports/refrain-clip3-4bar-120bpm-seed7 é.wav")
 }
@@ -217,12 +228,7 @@ fn clip_path() -> PathBuf {
 #[test]
 fn a_clip_dragged_onto_an_xdnd_window_is_dropped_as_a_file_uri() {
     let Some(x) = Xvfb::start() else { return };
-    let (ready, window) = mpsc::channel();
-    let display = x.display.clone();
-    let target = thread::spawn(move || drop_target(display, true, ready));
-    let window = window
-        .recv_timeout(Duration::from_secs(10))
-        .expect("target up");
+    let (target, window) = spawn_target(&x, true);
     let outcome = gesture(&x.display, (100, 100), (480, 240), &clip_path());
     let seen = target.join().expect("target thread");
     assert_eq!(
@@ -239,12 +245,7 @@ fn a_clip_dragged_onto_an_xdnd_window_is_dropped_as_a_file_uri() {
 #[test]
 fn a_target_that_refuses_gets_a_leave_and_no_drop() {
     let Some(x) = Xvfb::start() else { return };
-    let (ready, window) = mpsc::channel();
-    let display = x.display.clone();
-    let target = thread::spawn(move || drop_target(display, false, ready));
-    window
-        .recv_timeout(Duration::from_secs(10))
-        .expect("target up");
+    let (target, _) = spawn_target(&x, false);
     let outcome = gesture(&x.display, (100, 100), (480, 240), &clip_path());
     let seen = target.join().expect("target thread");
     assert_eq!(outcome, DragOutcome::Refused);

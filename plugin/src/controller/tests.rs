@@ -54,6 +54,12 @@ fn state(data: &Path) -> State {
     state
 }
 
+/// A controller whose data dir holds the tiny test model as the shipped base.
+fn state_with_base(data: &Path) -> State {
+    install(&data.join("models/base"), "refrain-tiny-test", 0, None);
+    state(data)
+}
+
 /// One Generate of `variations` clips at `steps` steps, its events fed to the controller until
 /// the job is done or failed.
 fn generate_and_wait(state: &mut State, steps: usize, variations: usize) {
@@ -140,13 +146,7 @@ fn the_editor_lists_chooses_and_measures_versions_without_blocking() {
 #[test]
 fn the_vocoder_choice_is_saved_with_the_project_and_renders_the_clips() {
     let data = tempfile::tempdir().unwrap();
-    install(
-        &data.path().join("models/base"),
-        "refrain-tiny-test",
-        0,
-        None,
-    );
-    let mut s = state(data.path());
+    let mut s = state_with_base(data.path());
     assert_eq!(
         s.requested_vocoder(),
         None,
@@ -227,13 +227,7 @@ fn a_data_dir_that_cannot_be_written_moves_the_session_to_a_temporary_one() {
 fn an_exported_clip_fits_the_hosts_bars_and_track_and_carries_its_loop_points() {
     use std::sync::atomic::Ordering;
     let data = tempfile::tempdir().unwrap();
-    install(
-        &data.path().join("models/base"),
-        "refrain-tiny-test",
-        0,
-        None,
-    );
-    let mut s = state(data.path());
+    let mut s = state_with_base(data.path());
     // What the audio thread records from a host at 120 BPM in 4/4 on a stereo track.
     s.shared
         .host_tempo
@@ -266,13 +260,7 @@ fn an_exported_clip_fits_the_hosts_bars_and_track_and_carries_its_loop_points() 
 #[test]
 fn dragging_a_clip_exports_it_first_and_says_why_when_no_drag_can_start() {
     let data = tempfile::tempdir().unwrap();
-    install(
-        &data.path().join("models/base"),
-        "refrain-tiny-test",
-        0,
-        None,
-    );
-    let mut s = state(data.path());
+    let mut s = state_with_base(data.path());
     generate_and_wait(&mut s, 2, 1);
     let key = s.clips[0].key;
     s.drag_out(key);
