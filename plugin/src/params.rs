@@ -25,6 +25,23 @@ pub fn bars_text(bars: u32) -> String {
     }
 }
 
+/// What Clip length 0 shows: the model's own window, not fitted to bars.
+const ONE_WINDOW: &str = "One window";
+
+/// Reads a Clip length as shown ("One window", "1 bar", "4 bars") or typed ("4", "0").
+pub fn parse_bars(text: &str) -> Option<i32> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case(ONE_WINDOW) {
+        return Some(0);
+    }
+    let number = text
+        .strip_suffix("bars")
+        .or_else(|| text.strip_suffix("bar"))
+        .unwrap_or(text)
+        .trim();
+    number.parse().ok()
+}
+
 /// How the capture length is counted.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LengthUnit {
@@ -181,8 +198,10 @@ impl Default for RefrainParams {
             )
             .with_value_to_string(Arc::new(|bars| match u32::try_from(bars) {
                 Ok(bars) if bars > 0 => bars_text(bars),
-                _ => "One window".to_string(),
+                _ => ONE_WINDOW.to_string(),
             }))
+            // Hosts (and clap-validator) type back what the plugin shows.
+            .with_string_to_value(Arc::new(parse_bars))
             .non_automatable(),
             capture_length: FloatParam::new(
                 "Capture length",
@@ -199,5 +218,25 @@ impl Default for RefrainParams {
             model_choice: Arc::new(Mutex::new(String::new())),
             vocoder_choice: Arc::new(Mutex::new(String::new())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_length_reads_back_every_text_it_shows() {
+        // clap-validator's param-conversions: value → text → value must round-trip.
+        let params = RefrainParams::default();
+        for bars in 0..=MAX_CLIP_BARS {
+            let text = params
+                .clip_bars
+                .normalized_value_to_string(params.clip_bars.preview_normalized(bars), true);
+            assert_eq!(parse_bars(&text), Some(bars), "{text}");
+        }
+        assert_eq!(parse_bars(" 8 "), Some(8));
+        assert_eq!(parse_bars("one window"), Some(0));
+        assert_eq!(parse_bars("a few"), None);
     }
 }

@@ -115,7 +115,8 @@ const TIP_DETAIL: &str = "How much of your songs' own onsets and edges, which th
 const TIP_ETA: &str = "Fresh noise mixed in at each denoising step: 0 follows the starting \
      noise exactly, 1 is DDPM-like. Seeded either way, so a locked seed repeats.";
 const TIP_PREVIEW: &str = "Level of the clip you are previewing.";
-const TIP_DRY_WET: &str = "0 = your track only, 0.5 = your track plus the clip, 1 = the clip only.";
+const TIP_DRY_WET: &str = "While a clip previews: 0 = your track only, 0.5 = your track plus \
+     the clip, 1 = the clip only. With no preview your track passes untouched.";
 const TIP_STEPS: &str = "Denoising steps over the whole schedule; a variation runs Strength × \
      Steps of them, so more is slower.";
 const TIP_VARIATIONS: &str = "Clips per Generate.";
