@@ -2,10 +2,10 @@
 //! (named by `bundler.toml`), then ONNX Runtime is copied next to the plugin binary in each, where
 //! the engine's runtime finder looks first (the directory of the loaded plugin library).
 use crate::ort::Platform;
-use crate::{build_tools, ort, workspace};
+use crate::{build_tools, install, install_layout, ort, workspace};
 use anyhow::{Context, Result};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Bundle names to finish, from `bundler.toml` (package → name).
 const BUNDLES: &[&str] = &["Refrain"];
@@ -23,10 +23,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let forwarded = std::iter::once("bundle".to_string()).chain(args.iter().cloned());
     nice_plug_xtask::main_with_args("cargo xtask", forwarded)?;
     let bundled = workspace::target_dir()?.join("bundled");
-    let arch_dir = match platform {
-        Platform::Linux => "x86_64-linux",
-        Platform::Windows => "x86_64-win",
-    };
+    let arch_dir = platform.vst3_arch();
     for name in BUNDLES {
         let clap = bundled.join(format!("{name}.clap"));
         if clap.is_file() {
@@ -40,7 +37,29 @@ pub fn run(args: &[String]) -> Result<()> {
             println!("ONNX Runtime copied into {}", vst3.display());
         }
     }
+    if platform == Platform::Windows {
+        // No installer runs on Windows from here: lay out the two folders a producer copies
+        // into `C:\Program Files\Common Files`, the shipped models inside each.
+        let dist = windows_dist(&bundled);
+        let (clap_root, vst3_root) = (dist.join("CLAP"), dist.join("VST3"));
+        let done = install::distribute(&bundled, platform, |payload| {
+            install_layout::install_into(payload, &clap_root, &vst3_root)
+        })?;
+        println!(
+            "\nWindows plugin folders (copy into C:\\Program Files\\Common Files): {}",
+            dist.display()
+        );
+        println!("  {}", done.clap.display());
+        if let Some(vst3) = done.vst3 {
+            println!("  {}", vst3.display());
+        }
+    }
     Ok(())
+}
+
+/// Where a Windows bundle run lays out `CLAP\Refrain` and `VST3\Refrain.vst3`.
+pub fn windows_dist(bundled: &Path) -> PathBuf {
+    bundled.join("windows")
 }
 
 /// Whether the arguments ask for the Windows target (`--target x86_64-pc-windows-gnu`).

@@ -5,7 +5,7 @@ use crate::install_layout::{self, Payload};
 use crate::ort::Platform;
 use crate::{bundle, workspace};
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn home() -> Result<PathBuf> {
     std::env::var_os("HOME")
@@ -27,8 +27,28 @@ pub fn install(args: &[String]) -> Result<()> {
     }
     bundle::run(&bundle_args)?;
     let bundled = workspace::target_dir()?.join("bundled");
+    let home = home()?;
+    let installed = distribute(&bundled, Platform::Linux, |payload| {
+        install_layout::install(payload, &home)
+    })?;
+    println!("\ninstalled {}", installed.clap.display());
+    if let Some(vst3) = installed.vst3 {
+        println!("installed {}", vst3.display());
+    }
+    println!("with ONNX Runtime and models/{{base,vocoder}} inside; rescan plugins in your host.");
+    println!("Ratings, captures and fine-tuned versions go to the data dir on first use (REFRAIN_HOME, else ~/.local/share/refrain).");
+    Ok(())
+}
+
+/// Hands `place` the bundles `cargo xtask bundle` left in `bundled` for `platform`, with
+/// ONNX Runtime beside the CLAP and the shipped models (`models/base`, `models/vocoder`).
+pub(crate) fn distribute(
+    bundled: &Path,
+    platform: Platform,
+    place: impl FnOnce(&Payload<'_>) -> Result<install_layout::Installed>,
+) -> Result<install_layout::Installed> {
     let root = workspace::root();
-    let runtime: Vec<PathBuf> = bundle::runtime_files(Platform::Linux)
+    let runtime: Vec<PathBuf> = bundle::runtime_files(platform)
         .iter()
         .map(|name| bundled.join(name))
         .collect();
@@ -46,14 +66,19 @@ pub fn install(args: &[String]) -> Result<()> {
         models: &models,
         link: false,
     };
-    let installed = install_layout::install(&payload, &home()?)?;
-    println!("\ninstalled {}", installed.clap.display());
-    if let Some(vst3) = installed.vst3 {
-        println!("installed {}", vst3.display());
+    let placed = place(&payload)?;
+    // target/bundled keeps one VST3 folder for every platform bundled into it: the placed copy
+    // carries this platform's binary only.
+    if let Some(vst3) = &placed.vst3 {
+        for other in [Platform::Linux, Platform::Windows] {
+            let stale = vst3.join("Contents").join(other.vst3_arch());
+            if other != platform && stale.exists() {
+                std::fs::remove_dir_all(&stale)
+                    .with_context(|| format!("removing {}", stale.display()))?;
+            }
+        }
     }
-    println!("with ONNX Runtime and models/{{base,vocoder}} inside; rescan plugins in your host.");
-    println!("Ratings, captures and fine-tuned versions go to the data dir on first use (REFRAIN_HOME, else ~/.local/share/refrain).");
-    Ok(())
+    Ok(placed)
 }
 
 /// Removes the installed bundles (the data dir stays).

@@ -59,6 +59,16 @@ pub fn vst3_dir(home: &Path) -> PathBuf {
 
 /// Installs `payload` under `home`, replacing an earlier install.
 pub fn install(payload: &Payload<'_>, home: &Path) -> Result<Installed> {
+    install_into(payload, &home.join(".clap"), &home.join(".vst3"))
+}
+
+/// Installs `payload` into the folders hosts scan for CLAP and VST3 plugins (`~/.clap` and
+/// `~/.vst3` on Linux; `Common Files\CLAP` and `Common Files\VST3` on Windows).
+pub fn install_into(
+    payload: &Payload<'_>,
+    clap_root: &Path,
+    vst3_root: &Path,
+) -> Result<Installed> {
     if !payload.clap.is_file() {
         bail!("{} is not a built plugin", payload.clap.display());
     }
@@ -67,7 +77,7 @@ pub fn install(payload: &Payload<'_>, home: &Path) -> Result<Installed> {
             bail!("{} holds no model ({name})", dir.display());
         }
     }
-    let clap = clap_dir(home);
+    let clap = clap_root.join(CLAP_FOLDER);
     replace(&clap, |staging| {
         put(payload.clap, &staging.join(CLAP_FILE), payload.link)?;
         for file in payload.runtime {
@@ -78,7 +88,7 @@ pub fn install(payload: &Payload<'_>, home: &Path) -> Result<Installed> {
     })?;
     let vst3 = match payload.vst3 {
         Some(bundle) => {
-            let dest = vst3_dir(home);
+            let dest = vst3_root.join(VST3_BUNDLE);
             replace(&dest, |staging| {
                 copy_tree(bundle, staging, payload.link)?;
                 put_models(payload, &staging.join("Contents/Resources/models"))

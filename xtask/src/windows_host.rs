@@ -1,10 +1,9 @@
-//! The Windows plugin in a Windows host under Wine (issue 17, `cargo xtask windows`): the CLAP
-//! built for x86_64-pc-windows-gnu, laid out as an installed bundle (`Refrain.clap` with
-//! `onnxruntime.dll` beside it), loaded by the Windows build of the test host
+//! The Windows plugin in a Windows host under Wine (issue 17, `cargo xtask windows`): the
+//! bundles built for x86_64-pc-windows-gnu and laid out as installed (`CLAP\Refrain\` with
+//! `onnxruntime.dll` and `models\` beside `Refrain.clap`), loaded by the Windows build of the test host
 //! `refrain-clap-host`, which plays a 120 BPM 4/4 transport until the plugin's test hook has
 //! captured, generated (the shipped base), previewed and rated a clip.
-use crate::ort::Platform;
-use crate::{bundle, ort};
+use crate::{bundle, install_layout};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
@@ -19,15 +18,15 @@ fn wine_path(path: &Path) -> String {
     format!("Z:{}", path.display()).replace('/', "\\")
 }
 
-/// Builds the plugin and the host for Windows and runs one capture → rate cycle under Wine.
+/// Bundles the plugin for Windows, builds the host, and runs one capture → rate cycle under
+/// Wine with the distributed `CLAP\Refrain` folder: ONNX Runtime and the model from inside it.
 pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
+    let bundle_args = ["refrain-plugin", "--target", TARGET].map(String::from);
+    bundle::run(&bundle_args)?;
     let args = [
         "build",
         "--target",
         TARGET,
-        "-p",
-        "refrain-plugin",
-        "--lib",
         "-p",
         "refrain-tests",
         "--bin",
@@ -36,30 +35,30 @@ pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
     println!("\n==> {cargo} {}", args.join(" "));
     let status = Command::new(cargo).args(args).current_dir(root).status()?;
     if !status.success() {
-        bail!("building the Windows plugin and host failed ({status})");
+        bail!("building the Windows host failed ({status})");
     }
-    let built = target.join(TARGET).join("debug");
-    let out = target.join("windows-host");
-    let _ = std::fs::remove_dir_all(&out);
-    let plugin_dir = out.join("Refrain");
-    let data = out.join("data");
-    std::fs::create_dir_all(&plugin_dir)?;
+    let plugin_dir = bundle::windows_dist(&target.join("bundled"))
+        .join("CLAP")
+        .join(install_layout::CLAP_FOLDER);
+    let clap = plugin_dir.join(install_layout::CLAP_FILE);
+    let data = target.join("windows-host");
+    let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data)?;
-    let clap = plugin_dir.join("Refrain.clap");
-    std::fs::copy(built.join("refrain_plugin.dll"), &clap)
-        .context("copying refrain_plugin.dll to Refrain.clap")?;
-    let ort_dir = ort::ensure_for(Platform::Windows, false)?;
-    bundle::copy_runtime(&ort_dir, &plugin_dir, Platform::Windows)?;
 
-    println!("\n==> Windows refrain-clap-host.exe hosting the Windows Refrain.clap (Wine)");
+    println!(
+        "\n==> Windows refrain-clap-host.exe hosting {} (Wine)",
+        clap.display()
+    );
+    let host = target.join(TARGET).join("debug/refrain-clap-host.exe");
     let output = Command::new(root.join("scripts/wine/run.sh"))
-        .arg(built.join("refrain-clap-host.exe"))
+        .arg(host)
         .args([wine_path(&clap), wine_path(&data), TIMEOUT_S.into()])
         .current_dir(root)
-        // ONNX Runtime must come from beside the plugin, as in an installed bundle.
+        // ONNX Runtime and the model must come from the plugin's folder, as once installed.
         .env("REFRAIN_WINE_ORT", "bundle")
+        .env_remove("REFRAIN_BASE_MODEL")
+        .env_remove("REFRAIN_MODEL_DIR")
         .env("REFRAIN_TEST_HOOK", "1")
-        .env("REFRAIN_BASE_MODEL", wine_path(&root.join("models/base")))
         .env("REFRAIN_HOME", wine_path(&data))
         .output()
         .context("running the Windows host under Wine")?;

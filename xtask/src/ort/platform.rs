@@ -41,6 +41,14 @@ impl Platform {
         }
     }
 
+    /// The folder under a VST3 bundle's `Contents/` holding this platform's binary.
+    pub fn vst3_arch(self) -> &'static str {
+        match self {
+            Self::Linux => "x86_64-linux",
+            Self::Windows => "x86_64-win",
+        }
+    }
+
     /// The name ort and the engine open (`engine::runtime::LIBRARY_FILE` on that OS); on Linux
     /// a symlink to [`Self::main_lib`].
     pub fn link_name(self) -> &'static str {
