@@ -156,7 +156,8 @@ fn replace(dest: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path, link: bool) -> Result<()> {
+/// Copies (or hard-links) a folder tree.
+pub fn copy_tree(from: &Path, to: &Path, link: bool) -> Result<()> {
     fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let path = entry?.path();

@@ -37,13 +37,21 @@ pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
     if !status.success() {
         bail!("building the Windows host failed ({status})");
     }
-    let plugin_dir = bundle::windows_dist(&target.join("bundled"))
+    let dist = bundle::windows_dist(&target.join("bundled"))
         .join("CLAP")
         .join(install_layout::CLAP_FOLDER);
-    let clap = plugin_dir.join(install_layout::CLAP_FILE);
-    let data = target.join("windows-host");
-    let _ = std::fs::remove_dir_all(&data);
+    // Installed and used under names with spaces and non-ASCII letters, as a producer's
+    // folders are: the plugin's own folder (ONNX Runtime, the model) and the data dir.
+    let host_dir = target.join("windows-host");
+    let _ = std::fs::remove_dir_all(&host_dir);
+    let plugin_dir = host_dir
+        .join("Common Files été")
+        .join("CLAP")
+        .join("Refrain");
+    let data = host_dir.join("Données du producteur");
+    install_layout::copy_tree(&dist, &plugin_dir, true)?;
     std::fs::create_dir_all(&data)?;
+    let clap = plugin_dir.join(install_layout::CLAP_FILE);
 
     println!(
         "\n==> Windows refrain-clap-host.exe hosting {} (Wine)",
