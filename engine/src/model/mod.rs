@@ -2,6 +2,7 @@
 //! validated against the manifest, warmed up, and the execution provider actually in use known.
 
 mod autoencoder;
+mod cuda_hint;
 mod load;
 mod provider;
 mod session;

@@ -1,5 +1,5 @@
 //! One ONNX network: a session, its I/O checked against the contract, and a typed `run`.
-use super::{ModelError, Provider};
+use super::{cuda_hint, ModelError, Provider};
 use crate::runtime;
 use ort::ep::{ExecutionProviderDispatch, CPU, CUDA};
 use ort::session::Session;
@@ -66,10 +66,8 @@ impl Net {
                     ));
                 }
                 Err(e) => {
-                    let message = format!(
-                        "CUDA provider did not start for {}: {e}; running on CPU",
-                        file.display()
-                    );
+                    tracing::debug!("CUDA provider for {}: {e}", file.display());
+                    let message = cuda_hint::cuda_warning(file, &e.to_string());
                     if provider == Provider::Cuda {
                         warning = Some(message);
                     } else {
