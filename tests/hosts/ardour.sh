@@ -85,12 +85,8 @@ export HOME="$WORK/home"
 export XDG_CONFIG_HOME="$HOME/.config" XDG_CACHE_HOME="$HOME/.cache" XDG_DATA_HOME="$HOME/.local/share"
 mkdir -p "$HOME/.vst3" "$WORK/out" "$WORK/logs"
 ln -s "$VST3" "$HOME/.vst3/Refrain.vst3"
-export REFRAIN_HOME="$WORK/refrain-home"
-mkdir -p "$REFRAIN_HOME"
-export REFRAIN_BASE_MODEL="${REFRAIN_BASE_MODEL:-$ROOT/models/base}"
-if [[ -z "${REFRAIN_ORT_DYLIB:-}" && -f "$ROOT/target/onnxruntime/cpu/libonnxruntime.so" ]]; then
-    export REFRAIN_ORT_DYLIB="$ROOT/target/onnxruntime/cpu/libonnxruntime.so"
-fi
+# shellcheck source=tests/hosts/plugin-env.sh
+source "$ROOT/tests/hosts/plugin-env.sh"
 
 # Export preset: 32-bit float WAV at session rate, no dither, no normalisation (Ardour's stock
 # "BWAV 32float Export" format), so that exports can be compared sample for sample. Ardour reads

@@ -72,12 +72,8 @@ if [[ "${KEEP:-0}" == 1 ]]; then
 else
     trap 'rm -rf "$WORK"' EXIT
 fi
-export REFRAIN_HOME="$WORK/refrain-home"
-mkdir -p "$REFRAIN_HOME"
-export REFRAIN_BASE_MODEL="${REFRAIN_BASE_MODEL:-$ROOT/models/base}"
-if [[ -z "${REFRAIN_ORT_DYLIB:-}" && -f "$ROOT/target/onnxruntime/cpu/libonnxruntime.so" ]]; then
-    export REFRAIN_ORT_DYLIB="$ROOT/target/onnxruntime/cpu/libonnxruntime.so"
-fi
+# shellcheck source=tests/hosts/plugin-env.sh
+source "$ROOT/tests/hosts/plugin-env.sh"
 
 RUNS="${RUNS:-3}"
 read -r -a EXTRA <<<"${CV_ARGS:-}"
