@@ -32,4 +32,13 @@ else
     export WINEPATH="Z:${ort//\//\\};Z:${shim_dir//\//\\}"
     export REFRAIN_ORT_DYLIB="Z:${ort//\//\\}\\onnxruntime.dll"
 fi
+# Keep one wineserver alive across the many short runs cargo makes (a test binary each):
+# otherwise each run's server exits 3 s after its last client, and a run starting just then
+# loses its connection ("wine client error: recvmsg: Connection reset by peer"). It still
+# exits on its own 60 s after the last run; a server already running is left as it is.
+server=$(command -v wineserver || true)
+[ -n "$server" ] || server=/usr/lib/wine/wineserver64
+if [ -x "$server" ]; then
+    "$server" -p60 2>/dev/null || true
+fi
 exec "$wine" "$@"
