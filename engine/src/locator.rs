@@ -66,17 +66,21 @@ pub fn data_dir() -> Result<PathBuf, ManifestError> {
     )
 }
 
+/// A variable's value as a path; empty counts as unset (both data dir rules).
+fn set_path(value: Option<OsString>) -> Option<PathBuf> {
+    value.filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
 /// The Windows data dir rule on given values: `REFRAIN_HOME`, else `<APPDATA>\Refrain` (the
 /// roaming application data folder, where Windows programs keep per-user data).
 pub fn resolve_windows_data_dir(
     refrain_home: Option<OsString>,
     appdata: Option<OsString>,
 ) -> Result<PathBuf, ManifestError> {
-    let set = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set(refrain_home) {
+    if let Some(dir) = set_path(refrain_home) {
         return Ok(dir);
     }
-    set(appdata)
+    set_path(appdata)
         .map(|d| d.join("Refrain"))
         .ok_or(ManifestError::NoDataDir)
 }
@@ -89,14 +93,13 @@ pub fn resolve_data_dir(
     xdg_data_home: Option<OsString>,
     home: Option<OsString>,
 ) -> Result<PathBuf, ManifestError> {
-    let set = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set(refrain_home) {
+    if let Some(dir) = set_path(refrain_home) {
         return Ok(dir);
     }
-    if let Some(xdg) = set(xdg_data_home).filter(|p| p.is_absolute()) {
+    if let Some(xdg) = set_path(xdg_data_home).filter(|p| p.is_absolute()) {
         return Ok(xdg.join(APP_DIR));
     }
-    match set(home).filter(|p| p.is_absolute()) {
+    match set_path(home).filter(|p| p.is_absolute()) {
         Some(home) => Ok(home.join(".local").join("share").join(APP_DIR)),
         None => Err(ManifestError::NoDataDir),
     }
