@@ -297,15 +297,14 @@ impl Pipeline {
             let offset = first_total + i * (windows - 1) * per_window;
             let condition =
                 (!condition.is_empty()).then_some((condition.as_slice(), request.strength));
-            let mut report = |step| {
+            let mut report = |window: usize, step: usize| {
                 progress(Progress::Step {
-                    step: offset + step,
+                    step: offset + (window - 1) * per_window + step,
                     total,
                 })
             };
             let all = timed(&mut timings.unet, || {
-                let sampling = (&params, per_window);
-                self.continue_windows(first, condition, seed, layout, sampling, &mut report)
+                self.continue_windows(first, condition, seed, layout, &params, &mut report)
             })?;
             windows_per_seed.push(all);
         }

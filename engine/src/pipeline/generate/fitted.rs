@@ -30,21 +30,20 @@ impl Pipeline {
     }
 
     /// `first` and the windows that continue it, `layout.windows` in all: each keeps the last
-    /// `layout.overlap_columns` columns of the one before as its known start. `per_window` is
-    /// [`Self::steps_per_window`] for this request (progress counts it per window).
+    /// `layout.overlap_columns` columns of the one before as its known start. `progress` gets
+    /// the window's index (from 1) and the step within it.
     pub(super) fn continue_windows(
         &mut self,
         first: Vec<f32>,
         condition: Option<(&[f32], f64)>,
         seed: u64,
         layout: &Layout,
-        (params, per_window): (&DdimParams, usize),
-        progress: &mut dyn FnMut(usize) -> ControlFlow<()>,
+        params: &DdimParams,
+        progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
     ) -> Result<Vec<Vec<f32>>, PipelineError> {
         let width = layout.latent_width;
         let keep = layout.overlap_columns;
         let mut windows = vec![first];
-        let mut done = 0;
         for index in 1..layout.windows {
             let Some(before) = windows.last() else { break };
             // The end of the window before, moved to the start of this one.
@@ -61,7 +60,7 @@ impl Pipeline {
                 width,
             };
             let mut denoiser = self.model.denoiser();
-            let mut report = |step: usize, _total: usize| progress(done + step);
+            let mut report = |step: usize, _total: usize| progress(index, step);
             let next = self.sampler.outpaint(
                 condition,
                 known,
@@ -70,7 +69,6 @@ impl Pipeline {
                 &mut denoiser,
                 &mut report,
             )?;
-            done += per_window;
             windows.push(next);
         }
         Ok(windows)
