@@ -1,4 +1,6 @@
 //! Waveform thumbnails of the captured songs, for the editor's song list.
+use std::path::{Path, PathBuf};
+
 use super::State;
 use crate::ui_state::thumbnail;
 
@@ -9,15 +11,25 @@ impl State {
     /// Gives every song in the list a thumbnail (read from its WAV once, including songs a
     /// reopened project restored) and forgets those of removed songs.
     pub(super) fn sync_song_peaks(&mut self) {
-        let wavs: Vec<_> = match self.params.songs.try_lock() {
-            Ok(songs) => songs.iter().map(|s| s.wav.clone()).collect(),
-            Err(_) => return, // the editor is renaming a song: next round
-        };
-        let missing: Vec<_> = {
+        // Runs every poll: when every song already has its thumbnail, it allocates nothing.
+        let missing: Vec<PathBuf> = {
+            let Ok(songs) = self.params.songs.try_lock() else {
+                return; // the editor is renaming a song: next round
+            };
             let mut ui = self.ui();
-            ui.song_peaks.retain(|(wav, _)| wavs.contains(wav));
-            wavs.into_iter()
-                .filter(|wav| !ui.song_peaks.iter().any(|(w, _)| w == wav))
+            let has =
+                |peaks: &[(PathBuf, Vec<f32>)], wav: &Path| peaks.iter().any(|(w, _)| w == wav);
+            if ui.song_peaks.len() == songs.len()
+                && songs.iter().all(|s| has(&ui.song_peaks, &s.wav))
+            {
+                return;
+            }
+            ui.song_peaks
+                .retain(|(wav, _)| songs.iter().any(|s| s.wav == *wav));
+            songs
+                .iter()
+                .filter(|s| !has(&ui.song_peaks, &s.wav))
+                .map(|s| s.wav.clone())
                 .collect()
         };
         for wav in missing {
