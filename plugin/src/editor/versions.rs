@@ -12,26 +12,24 @@ const TIP_LATEST: &str = "Follows the newest version the trainer publishes (or t
      back to), so your fine-tunes are used as soon as they land.";
 const TIP_PINNED: &str = "Pinned for this project: it keeps this sound after new fine-tunes land.";
 
+/// The version that generates: the one `models/current` names when following the latest, else
+/// the pinned one (`None` when it is not installed).
+fn shown_version(state: &UiState) -> Option<&VersionView> {
+    if state.chosen.is_empty() {
+        state.versions.iter().find(|v| v.is_current)
+    } else {
+        state.versions.iter().find(|v| v.key == state.chosen)
+    }
+}
+
 /// The chosen version's size, license and speed, for the line under the header.
 pub(super) fn model_detail(state: &UiState) -> Option<&str> {
-    let key = if state.chosen.is_empty() {
-        state.versions.iter().find(|v| v.is_current)?.key.as_str()
-    } else {
-        state.chosen.as_str()
-    };
-    let version = state.versions.iter().find(|v| v.key == key)?;
-    Some(version.detail.as_str())
+    shown_version(state).map(|v| v.detail.as_str())
 }
 
 impl RefrainApp {
     pub(super) fn model_row(&mut self, ui: &mut egui::Ui, state: &UiState) {
-        let current = state.versions.iter().find(|v| v.is_current);
-        let chosen = state.versions.iter().find(|v| v.key == state.chosen);
-        let shown = if state.chosen.is_empty() {
-            current
-        } else {
-            chosen
-        };
+        let shown = shown_version(state);
         let selected_text = match (state.chosen.is_empty(), shown) {
             (true, Some(v)) => format!("{LATEST} ({})", v.label),
             (true, None) => LATEST.to_string(),
