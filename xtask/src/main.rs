@@ -29,8 +29,9 @@ commands:
                      Runtime and the shipped models inside
   uninstall          remove them (the data dir stays)
   ort [--gpu] [--target windows]  provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu,windows-cpu,windows-gpu}
-  windows [--no-tests]  cross-build refrain.exe, run the engine and CLI tests under Wine, and
-                     compare its clips with the Linux build's
+  windows [--no-tests]  cross-build refrain.exe, run the engine and CLI tests under Wine,
+                     compare its clips with the Linux build's, then bundle the plugin for
+                     Windows and run a capture-to-rating cycle in the Windows test host
 ";
 
 fn main() -> Result<()> {

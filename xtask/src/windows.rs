@@ -56,7 +56,8 @@ pub fn run(args: &[String]) -> Result<()> {
     windows_host::run(&cargo, &root, &workspace::target_dir()?)
 }
 
-fn step(cargo: &str, args: &[&str], root: &Path) -> Result<()> {
+/// Runs `cargo ARGS` in the workspace, saying what runs, failing on a non-zero exit.
+pub(crate) fn step(cargo: &str, args: &[&str], root: &Path) -> Result<()> {
     println!("\n==> {cargo} {}", args.join(" "));
     let status = Command::new(cargo)
         .args(args)

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
 
-use crate::windows::TARGET;
+use crate::windows::{self, TARGET};
 
 /// How long the host may run before the cycle counts as failed.
 const TIMEOUT_S: &str = "300";
@@ -32,11 +32,7 @@ pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
         "--bin",
         "refrain-clap-host",
     ];
-    println!("\n==> {cargo} {}", args.join(" "));
-    let status = Command::new(cargo).args(args).current_dir(root).status()?;
-    if !status.success() {
-        bail!("building the Windows host failed ({status})");
-    }
+    windows::step(cargo, &args, root)?;
     let dist = bundle::windows_dist(&target.join("bundled"))
         .join("CLAP")
         .join(install_layout::CLAP_FOLDER);
