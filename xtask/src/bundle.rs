@@ -31,7 +31,17 @@ pub fn run(args: &[String]) -> Result<()> {
             copy_runtime(&ort_dir, &bundled, platform)?;
             println!("ONNX Runtime copied next to {}", clap.display());
         }
-        let vst3 = bundled.join(format!("{name}.vst3/Contents/{arch_dir}"));
+        // nice-plug-xtask adds this platform's binary beside any other platform's from an
+        // earlier run; a stale one must not ride along into an install or a distribution.
+        let contents = bundled.join(format!("{name}.vst3/Contents"));
+        for other in [Platform::Linux, Platform::Windows] {
+            let stale = contents.join(other.vst3_arch());
+            if other != platform && stale.exists() {
+                fs::remove_dir_all(&stale)
+                    .with_context(|| format!("removing {}", stale.display()))?;
+            }
+        }
+        let vst3 = contents.join(arch_dir);
         if vst3.is_dir() {
             copy_runtime(&ort_dir, &vst3, platform)?;
             println!("ONNX Runtime copied into {}", vst3.display());

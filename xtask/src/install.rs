@@ -66,19 +66,7 @@ pub(crate) fn distribute(
         models: &models,
         link: false,
     };
-    let placed = place(&payload)?;
-    // target/bundled keeps one VST3 folder for every platform bundled into it: the placed copy
-    // carries this platform's binary only.
-    if let Some(vst3) = &placed.vst3 {
-        for other in [Platform::Linux, Platform::Windows] {
-            let stale = vst3.join("Contents").join(other.vst3_arch());
-            if other != platform && stale.exists() {
-                std::fs::remove_dir_all(&stale)
-                    .with_context(|| format!("removing {}", stale.display()))?;
-            }
-        }
-    }
-    Ok(placed)
+    place(&payload)
 }
 
 /// Removes the installed bundles (the data dir stays).
