@@ -1,8 +1,8 @@
 //! `cargo xtask windows`: the Windows cross build checked under Wine (issue 17). Builds the
-//! `refrain` CLI for x86_64-pc-windows-gnu, runs the engine's and the CLI's tests with Wine as
-//! cargo's runner (`.cargo/config.toml`, scripts/wine/run.sh), renders the same clips with
-//! the Linux and the Windows `refrain vary` and compares them sample by sample, then hosts the
-//! Windows plugin in the Windows test host (`windows_host`).
+//! `refrain` CLI for x86_64-pc-windows-gnu, runs the engine's, the CLI's and the trainer's tests
+//! with Wine as cargo's runner (`.cargo/config.toml`, scripts/wine/run.sh), renders the same
+//! clips with the Linux and the Windows `refrain vary` and compares them sample by sample, then
+//! hosts the Windows plugin in the Windows test host (`windows_host`).
 use crate::{build_tools, ort, windows_host, workspace};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -47,6 +47,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 "refrain-engine",
                 "-p",
                 "refrain-cli",
+                "-p",
+                "refrain-trainer",
             ],
             &root,
         )?;

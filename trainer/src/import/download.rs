@@ -19,6 +19,8 @@
 //! - `HF_TOKEN` and `HF_HUB_CACHE`: it reads only the token file `$HF_HOME/token` and `HF_HOME`,
 //!   and panics when there is no home directory; token and cache are resolved here.
 //! - skipping files already complete in the cache (it always downloads again).
+//! - a snapshot entry that holds the file where symlinks fail or cannot be followed (Windows,
+//!   Wine): `cache_link`.
 //! - errors a producer can act on: gated repo, missing file, interrupted or corrupt download.
 use hf_hub::api::sync::{Api, ApiBuilder, ApiError, Metadata};
 use hf_hub::{Cache, Repo, RepoType};
@@ -27,6 +29,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use ureq::Error::StatusCode as Status;
 
+use super::cache_link;
 pub use super::download_error::{DownloadError, RepoFile};
 
 /// The hub used when neither the options nor `HF_ENDPOINT` name one.
@@ -200,19 +203,29 @@ impl Hub {
             // a range past the end, which the hub refuses. Moved into place, then verified.
             std::fs::rename(&part, &blob).map_err(|e| self.cache_error(file, e))?;
         }
-        if pointer.exists() && verify(&blob, &meta).is_ok() {
+        // The snapshot entry holds the bytes whether the platform linked or moved the blob.
+        let cached = cache_link::ensure_entry(&pointer, &blob).ok().flatten();
+        if cached.is_some_and(|entry| verify(&entry, &meta).is_ok()) {
             tracing::info!(repo = %self.base.repo, file, "already in the hub cache");
         } else {
             tracing::info!(repo = %self.base.repo, file, bytes = size, "downloading");
-            let downloaded = remote.download(file);
-            downloaded.map_err(|e| self.api_error(file, e, Some((&part, size))))?;
-            if let Err(detail) = verify(&blob, &meta) {
+            // An entry left from before could be a hard link to an old blob, which the crate
+            // would keep (it skips an existing entry).
+            cache_link::remove_quietly(&pointer);
+            if let Ok(downloaded) = cache_link::download_caught(&pointer, || remote.download(file))
+            {
+                downloaded.map_err(|e| self.api_error(file, e, Some((&part, size))))?;
+            }
+            let entry = cache_link::ensure_entry(&pointer, &blob);
+            let entry = entry.map_err(|e| self.cache_error(file, e))?;
+            let checked = match entry {
+                Some(entry) => verify(&entry, &meta),
+                None => Err("the download left no file in the cache".into()),
+            };
+            if let Err(detail) = checked {
                 // Neither a bad blob nor a link to it may survive as a complete-looking file.
-                for bad in [&pointer, &blob] {
-                    if let Err(e) = std::fs::remove_file(bad) {
-                        tracing::warn!(path = %bad.display(), error = %e, "could not remove");
-                    }
-                }
+                cache_link::remove_quietly(&pointer);
+                cache_link::remove_quietly(&blob);
                 return Err(DownloadError::Corrupt {
                     at: self.at(file),
                     detail,
@@ -311,10 +324,10 @@ impl Hub {
     }
 }
 
-/// Checks `blob` against the hub's size and, for a sha256 etag, its hash; the error says how it
+/// Checks the downloaded file against the hub's size and, for a sha256 etag, its hash; the error says how it
 /// differs.
-fn verify(blob: &Path, meta: &Metadata) -> Result<(), String> {
-    let len = std::fs::metadata(blob).map_err(|e| e.to_string())?.len();
+fn verify(file: &Path, meta: &Metadata) -> Result<(), String> {
+    let len = std::fs::metadata(file).map_err(|e| e.to_string())?.len();
     if len != meta.size() as u64 {
         return Err(format!(
             "{len} bytes where the hub announced {}",
@@ -323,7 +336,7 @@ fn verify(blob: &Path, meta: &Metadata) -> Result<(), String> {
     }
     let etag = meta.etag().trim_start_matches("W/").to_ascii_lowercase();
     if etag.len() == 64 && etag.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let actual = sha256_file(blob).map_err(|e| e.to_string())?;
+        let actual = sha256_file(file).map_err(|e| e.to_string())?;
         if actual != etag {
             return Err(format!("sha256 {actual}, the hub says {etag}"));
         }

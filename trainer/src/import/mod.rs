@@ -2,6 +2,7 @@
 //! into the standard hub cache, [`version`] rebuilds a repo's
 //! networks and writes a version directory, [`install`] puts it into the data dir whole or not
 //! at all.
+mod cache_link;
 pub mod download;
 mod download_error;
 pub mod install;
