@@ -32,12 +32,23 @@ else
     export WINEPATH="Z:${ort//\//\\};Z:${shim_dir//\//\\}"
     export REFRAIN_ORT_DYLIB="Z:${ort//\//\\}\\onnxruntime.dll"
 fi
+# Wine's null display driver: nothing run here draws, and nice-plug's VST3 wrapper makes a
+# hidden window for its main-thread tasks, which Wine's X11 driver cannot create without an X
+# display (CreateWindowExA fails and the plugin panics in createInstance). Set once per prefix;
+# the prefix's processes are then stopped, because its desktop process picks the driver when
+# it starts (on a new prefix, before this key exists).
+server=$(command -v wineserver || true)
+[ -n "$server" ] || server=/usr/lib/wine/wineserver64
+marker="$WINEPREFIX/.refrain-null-graphics"
+if [ ! -f "$marker" ]; then
+    "$wine" reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null
+    if [ -x "$server" ]; then "$server" -k 2>/dev/null || true; fi
+    touch "$marker"
+fi
 # Keep one wineserver alive across the many short runs cargo makes (a test binary each):
 # otherwise each run's server exits 3 s after its last client, and a run starting just then
 # loses its connection ("wine client error: recvmsg: Connection reset by peer"). It still
 # exits on its own 60 s after the last run; a server already running is left as it is.
-server=$(command -v wineserver || true)
-[ -n "$server" ] || server=/usr/lib/wine/wineserver64
 if [ -x "$server" ]; then
     "$server" -p60 2>/dev/null || true
 fi

@@ -1,5 +1,5 @@
-//! The `Refrain.clap` the host test loads, assembled from the plugin cdylib this `cargo test`
-//! run already built, in the layout `cargo xtask bundle` produces on Linux.
+//! The `Refrain.clap` and `Refrain.vst3` the host tests load, assembled from the plugin cdylib
+//! this `cargo test` run already built, in the layouts `cargo xtask bundle` produces on Linux.
 //!
 //! Why not run `cargo xtask bundle`: nice-plug-xtask builds with `cargo build -p refrain-plugin`,
 //! whose feature resolution differs from the test run's (serde, syn, memchr, ... get other
@@ -12,7 +12,8 @@
 //! with other dependency features, which loads and behaves the same.
 //!
 //! The layout is what the bundler makes: nice-plug-xtask's CLAP bundle on Linux is that cdylib
-//! under the name `Refrain.clap`, and the xtask puts ONNX Runtime next to it (xtask's
+//! under the name `Refrain.clap`, its VST3 bundle is `Refrain.vst3/Contents/x86_64-linux/
+//! Refrain.so`, and the xtask puts ONNX Runtime next to the plugin binary (xtask's
 //! `bundle::runtime_files`), where the engine's runtime finder looks first.
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ use refrain_engine::runtime::{ENV_VAR, LIBRARY_FILE};
 pub const PLUGIN_LIB: &str = "librefrain_plugin.so";
 /// The bundle's plugin file name (`bundler.toml` names the bundle "Refrain").
 pub const CLAP_FILE: &str = "Refrain.clap";
+/// The VST3 bundle's folder name, and where its Linux binary sits inside.
+pub const VST3_BUNDLE: &str = "Refrain.vst3";
+const VST3_BINARY: &str = "Contents/x86_64-linux/Refrain.so";
 /// ONNX Runtime files each bundle carries (the Linux list of xtask's `bundle::runtime_files`).
 pub const RUNTIME_FILES: &[&str] = &[LIBRARY_FILE, "libonnxruntime_providers_shared.so"];
 
@@ -76,16 +80,31 @@ pub fn runtime_dir(target_dir: &Path) -> Result<PathBuf> {
 /// because the linker replaces its output file rather than rewriting it, the same property
 /// cargo's own hard-linked `target/debug/*.so` relies on), copies elsewhere.
 pub fn assemble(plugin: &Path, runtime: &Path, into: &Path) -> Result<PathBuf> {
-    fs::create_dir_all(into).with_context(|| format!("creating {}", into.display()))?;
     let clap = into.join(CLAP_FILE);
-    place(plugin, &clap)?;
+    place_with_runtime(plugin, runtime, &clap)?;
+    Ok(clap)
+}
+
+/// Makes `<into>/Refrain.vst3` (the plugin as `Contents/x86_64-linux/Refrain.so`, ONNX Runtime
+/// beside it) the same way; returns the bundle folder.
+pub fn assemble_vst3(plugin: &Path, runtime: &Path, into: &Path) -> Result<PathBuf> {
+    let bundle = into.join(VST3_BUNDLE);
+    place_with_runtime(plugin, runtime, &bundle.join(VST3_BINARY))?;
+    Ok(bundle)
+}
+
+/// Places `plugin` at `dest` and the files of `runtime` beside it.
+fn place_with_runtime(plugin: &Path, runtime: &Path, dest: &Path) -> Result<()> {
+    let dir = dest.parent().context("a plugin file has a folder")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    place(plugin, dest)?;
     for name in RUNTIME_FILES {
         // The provisioned libonnxruntime.so is a symlink; the bundle carries the file itself.
         let src = fs::canonicalize(runtime.join(name))
             .with_context(|| format!("resolving {}", runtime.join(name).display()))?;
-        place(&src, &into.join(name))?;
+        place(&src, &dir.join(name))?;
     }
-    Ok(clap)
+    Ok(())
 }
 
 fn place(src: &Path, dest: &Path) -> Result<()> {
@@ -136,5 +155,17 @@ mod tests {
         );
         // Assembling again over an existing bundle replaces it.
         assemble(&plugin, &runtime, &bundle).unwrap();
+
+        let vst3 = assemble_vst3(&plugin, &runtime, &bundle).unwrap();
+        assert_eq!(vst3, bundle.join("Refrain.vst3"));
+        let binary_dir = vst3.join("Contents/x86_64-linux");
+        assert_eq!(
+            fs::read(binary_dir.join("Refrain.so")).unwrap(),
+            b"\x7fELF plugin"
+        );
+        assert_eq!(
+            fs::read(binary_dir.join(LIBRARY_FILE)).unwrap(),
+            b"\x7fELF ort"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! callbacks, until a condition holds or time runs out.
 use std::ffi::CString;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
@@ -13,12 +13,7 @@ use clack_host::events::{EventFlags, EventHeader};
 use clack_host::prelude::*;
 use clack_host::utils::{BeatTime, SecondsTime};
 
-/// The host's sample rate.
-pub const SAMPLE_RATE: f64 = 48_000.0;
-/// Frames per process call.
-pub const BLOCK: usize = 512;
-/// The transport's tempo in BPM (4/4, playing from bar 0).
-pub const TEMPO: f64 = 120.0;
+use crate::host_audio::{Counters, Player, RunReport, BLOCK, SAMPLE_RATE, TEMPO};
 
 /// The transport at frame `frame` of a song playing at [`TEMPO`] in 4/4 from frame 0.
 fn transport_at(frame: u64) -> TransportEvent {
@@ -69,19 +64,6 @@ impl HostHandlers for TestHost {
     type AudioProcessor<'a> = ();
 }
 
-/// What a run observed.
-#[derive(Debug, Default)]
-pub struct RunReport {
-    /// Blocks processed.
-    pub blocks: u64,
-    /// Blocks whose output equalled the input exactly (pass-through).
-    pub untouched_blocks: u64,
-    /// Blocks whose output differed from the input (a preview was mixed in).
-    pub mixed_blocks: u64,
-    /// Whether `done` returned true before the deadline.
-    pub finished: bool,
-}
-
 /// Loads the plugin with `plugin_id` from `clap_path` and processes audio (a 220 Hz stereo
 /// sine at -10 dBFS, in real time) until `done()` or `timeout`. `done` runs on the main
 /// thread every 100 ms.
@@ -117,13 +99,11 @@ pub fn run(
         .map_err(|e| anyhow!("activate: {e:?}"))?;
 
     let stop = AtomicBool::new(false);
-    let blocks = AtomicU64::new(0);
-    let untouched = AtomicU64::new(0);
-    let mixed = AtomicU64::new(0);
+    let counters = Counters::default();
     let deadline = Instant::now() + timeout;
     let mut finished = false;
     let processor = std::thread::scope(|s| -> Result<_> {
-        let audio = s.spawn(|| audio_thread(stopped, &stop, &blocks, &untouched, &mixed));
+        let audio = s.spawn(|| audio_thread(stopped, &stop, &counters));
         while Instant::now() < deadline && !audio.is_finished() {
             instance.call_on_main_thread_callback();
             if done() {
@@ -138,21 +118,14 @@ pub fn run(
             .map_err(|_| anyhow!("the audio thread panicked"))?
     })?;
     instance.deactivate(processor);
-    Ok(RunReport {
-        blocks: blocks.into_inner(),
-        untouched_blocks: untouched.into_inner(),
-        mixed_blocks: mixed.into_inner(),
-        finished,
-    })
+    Ok(counters.report(finished))
 }
 
 /// Processes blocks paced at real time until `stop`.
 fn audio_thread(
     stopped: StoppedPluginAudioProcessor<TestHost>,
     stop: &AtomicBool,
-    blocks: &AtomicU64,
-    untouched: &AtomicU64,
-    mixed: &AtomicU64,
+    counters: &Counters,
 ) -> Result<StoppedPluginAudioProcessor<TestHost>> {
     let mut processor = stopped
         .start_processing()
@@ -163,18 +136,11 @@ fn audio_thread(
     let mut out_ports = AudioPorts::with_capacity(2, 1);
     let events_in = EventBuffer::new();
     let mut events_out = EventBuffer::new();
-    let block_time = Duration::from_secs_f64(BLOCK as f64 / SAMPLE_RATE);
-    let start = Instant::now();
-    let mut phase = 0u64;
-    let mut n = 0u32;
+    let mut player = Player::default();
     while !stop.load(Ordering::Acquire) {
-        for (i, v) in input[0].iter_mut().enumerate() {
-            let t = (phase + i as u64) as f64 / SAMPLE_RATE;
-            *v = 0.3 * (2.0 * std::f64::consts::PI * 220.0 * t).sin() as f32;
-        }
-        input[1] = input[0];
-        let transport = transport_at(phase);
-        phase += BLOCK as u64;
+        player.next_block(&mut input);
+        let transport = transport_at(player.frame);
+        let steady = player.frame + BLOCK as u64;
         let expected = input;
         let inputs = in_ports.with_input_buffers([AudioPortBuffer {
             latency: 0,
@@ -194,23 +160,13 @@ fn audio_thread(
                 &mut outputs,
                 &events_in.as_input(),
                 &mut events_out.as_output(),
-                Some(phase),
+                Some(steady),
                 Some(&transport),
             )
             .map_err(|e| anyhow!("process: {e:?}"))?;
         events_out.clear();
-        if output == expected {
-            untouched.fetch_add(1, Ordering::Relaxed);
-        } else {
-            mixed.fetch_add(1, Ordering::Relaxed);
-        }
-        blocks.fetch_add(1, Ordering::Relaxed);
-        n += 1;
-        // Real-time pacing, so listening time means what it says.
-        let due = start + block_time * n;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
+        counters.count(&expected, &output);
+        player.advance();
     }
     Ok(processor.stop_processing())
 }

@@ -2,10 +2,12 @@
 
 pub mod bundle;
 pub mod clap_host;
+pub mod host_audio;
 /// `cargo xtask install`'s layout, the same file the installer compiles (xtask links nothing of
 /// ours, so the test shares its source instead of a crate).
 #[path = "../../xtask/src/install_layout.rs"]
 pub mod install_layout;
+pub mod vst3_host;
 
 use std::path::PathBuf;
 

@@ -45,8 +45,8 @@ fn the_installed_clap_generates_with_its_own_runtime_and_model_and_uninstalls_cl
 
     let bin = home.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let host = bin.join("refrain-clap-host");
-    std::fs::copy(env!("CARGO_BIN_EXE_refrain-clap-host"), &host).unwrap();
+    let host = bin.join("refrain-plugin-host");
+    std::fs::copy(env!("CARGO_BIN_EXE_refrain-plugin-host"), &host).unwrap();
     let data = home.path().join("data");
     let out = Command::new(&host)
         .arg(&installed.clap)

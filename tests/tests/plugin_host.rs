@@ -1,7 +1,8 @@
-//! Refrain.clap in a clack-host test host, at 48 kHz, with the tiny test model.
+//! Refrain.clap in a clack-host test host and Refrain.vst3 in a VST3 test host (the `vst3`
+//! crate's bindings), at 48 kHz, with the tiny test model.
 //!
-//! The .clap is the plugin cdylib this `cargo test` run built, put into the layout
-//! `cargo xtask bundle` produces (plugin file + ONNX Runtime next to it; see
+//! The .clap and the .vst3 are the plugin cdylib this `cargo test` run built, put into the
+//! layouts `cargo xtask bundle` produces (plugin file + ONNX Runtime next to it; see
 //! `refrain_tests::bundle` for why the bundler itself is not run here). The host gets no
 //! `REFRAIN_ORT_DYLIB`, and the test checks that the ONNX Runtime the plugin loaded is the
 //! bundle's copy, so a bundle without it fails here.
@@ -17,30 +18,48 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use refrain_engine::feedback::{FeedbackStore, Since};
-use refrain_tests::{bundle, target_dir, workspace_root};
+use refrain_tests::{bundle, target_dir, vst3_host, workspace_root};
+
+/// The plugin formats the test host loads.
+#[derive(Clone, Copy)]
+enum Format {
+    Clap,
+    Vst3,
+}
 
 /// A bundle of its own for each test (in cargo's per-target temp dir, removed with the guard),
-/// so concurrent runs never load a half-written one.
-fn assembled_bundle() -> (tempfile::TempDir, PathBuf) {
+/// so concurrent runs never load a half-written one: the temp dir, the path to give the host,
+/// and the folder that holds the plugin binary (where ONNX Runtime must be found).
+fn assembled_bundle(format: Format) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let started = Instant::now();
     let dir = tempfile::Builder::new()
-        .prefix("refrain-clap-")
+        .prefix("refrain-bundle-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let plugin = bundle::built_plugin().unwrap_or_else(|e| panic!("{e:#}"));
     let runtime = bundle::runtime_dir(&target_dir()).unwrap_or_else(|e| panic!("{e:#}"));
-    let clap = bundle::assemble(&plugin, &runtime, dir.path()).unwrap();
+    let (path, binary_dir) = match format {
+        Format::Clap => (
+            bundle::assemble(&plugin, &runtime, dir.path()).unwrap(),
+            dir.path().into(),
+        ),
+        Format::Vst3 => {
+            let vst3 = bundle::assemble_vst3(&plugin, &runtime, dir.path()).unwrap();
+            let binary = vst3_host::bundle_binary(&vst3).unwrap();
+            (vst3, binary.parent().unwrap().to_path_buf())
+        }
+    };
     eprintln!(
         "assembled {} from {} in {:.3} s",
-        clap.display(),
+        path.display(),
         plugin.display(),
         started.elapsed().as_secs_f64()
     );
-    (dir, clap)
+    (dir, path, binary_dir)
 }
 
 fn host(clap: &Path, home: &Path, timeout_s: u32, extra_env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_refrain-clap-host"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_refrain-plugin-host"));
     cmd.arg(clap)
         .arg(home)
         .arg(timeout_s.to_string())
@@ -55,7 +74,7 @@ fn host(clap: &Path, home: &Path, timeout_s: u32, extra_env: &[(&str, &str)]) ->
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    cmd.output().expect("starting refrain-clap-host")
+    cmd.output().expect("starting refrain-plugin-host")
 }
 
 fn describe(out: &Output) -> String {
@@ -69,15 +88,27 @@ fn describe(out: &Output) -> String {
 
 #[test]
 fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocating_in_process() {
-    let (bundle_dir, clap) = assembled_bundle();
+    full_cycle(Format::Clap);
+}
+
+#[test]
+fn bundled_vst3_captures_generates_previews_and_stores_a_rating_without_allocating_in_process() {
+    full_cycle(Format::Vst3);
+}
+
+/// Capture → generate → preview → rate through `format`'s host, checked in the report and the
+/// store.
+fn full_cycle(format: Format) {
+    let (_bundle, plugin, binary_dir) = assembled_bundle(format);
     let home = tempfile::tempdir().unwrap();
-    let out = host(&clap, home.path(), 240, &[]);
+    let out = host(&plugin, home.path(), 240, &[]);
     assert!(
         out.status.success(),
         "host run failed (134/SIGABRT = an allocation in process()):\n{}",
         describe(&out)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{}", stdout.trim());
     let text = |name: &str| -> String {
         stdout
             .split_whitespace()
@@ -90,11 +121,11 @@ fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocati
             .parse()
             .unwrap_or_else(|e| panic!("{name}: {e} in report:\n{stdout}"))
     };
-    let bundle_dir = std::fs::canonicalize(bundle_dir.path()).unwrap();
+    let binary_dir = std::fs::canonicalize(binary_dir).unwrap();
     assert_eq!(
         Path::new(&text("ort")).parent(),
-        Some(bundle_dir.as_path()),
-        "ONNX Runtime must come from the bundle, next to Refrain.clap"
+        Some(binary_dir.as_path()),
+        "ONNX Runtime must come from the bundle, next to the plugin binary"
     );
     assert!(
         field("untouched") > 0,
@@ -135,12 +166,21 @@ fn bundled_clap_captures_generates_previews_and_stores_a_rating_without_allocati
 }
 
 #[test]
-fn an_allocation_in_process_aborts_the_debug_plugin() {
-    // The negative control: proves the check above is armed in the bundle under test.
-    let (_bundle_dir, clap) = assembled_bundle();
+fn an_allocation_in_process_aborts_the_debug_clap() {
+    allocation_aborts(Format::Clap);
+}
+
+#[test]
+fn an_allocation_in_process_aborts_the_debug_vst3() {
+    allocation_aborts(Format::Vst3);
+}
+
+/// The negative control: proves the check above is armed in the bundle under test.
+fn allocation_aborts(format: Format) {
+    let (_bundle, plugin, _) = assembled_bundle(format);
     let home = tempfile::tempdir().unwrap();
     let out = host(
-        &clap,
+        &plugin,
         home.path(),
         20,
         &[("REFRAIN_TEST_ALLOC_IN_PROCESS", "1")],

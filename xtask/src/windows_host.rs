@@ -1,8 +1,10 @@
 //! The Windows plugin in a Windows host under Wine (issue 17, `cargo xtask windows`): the
 //! bundles built for x86_64-pc-windows-gnu and laid out as installed (`CLAP\Refrain\` with
-//! `onnxruntime.dll` and `models\` beside `Refrain.clap`), loaded by the Windows build of the test host
-//! `refrain-clap-host`, which plays a 120 BPM 4/4 transport until the plugin's test hook has
-//! captured, generated (the shipped base), previewed and rated a clip.
+//! `onnxruntime.dll` and `models\` beside `Refrain.clap`; `VST3\Refrain.vst3\` with them in
+//! `Contents`), each loaded by the Windows build of the test host `refrain-plugin-host` (CLAP
+//! through clack-host, VST3 through the `vst3` bindings), which plays a 120 BPM 4/4 transport
+//! until the plugin's test hook has captured, generated (the shipped base), previewed and rated
+//! a clip.
 use crate::{bundle, install_layout};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -18,8 +20,33 @@ fn wine_path(path: &Path) -> String {
     format!("Z:{}", path.display()).replace('/', "\\")
 }
 
+/// A plugin format as distributed under `target/bundled/windows` and installed under
+/// `Common Files`.
+struct Format {
+    /// The folder under `Common Files` (and under the distribution).
+    folder: &'static str,
+    /// The path inside it the host is given.
+    plugin: &'static str,
+    /// Where `onnxruntime.dll` must be loaded from, inside the copied plugin.
+    ort_dir: &'static str,
+}
+
+const FORMATS: [Format; 2] = [
+    Format {
+        folder: "CLAP",
+        plugin: "Refrain/Refrain.clap",
+        ort_dir: "Refrain",
+    },
+    Format {
+        folder: "VST3",
+        plugin: "Refrain.vst3",
+        ort_dir: "Refrain.vst3/Contents/x86_64-win",
+    },
+];
+
 /// Bundles the plugin for Windows, builds the host, and runs one capture → rate cycle under
-/// Wine with the distributed `CLAP\Refrain` folder: ONNX Runtime and the model from inside it.
+/// Wine with each distributed folder (`CLAP\Refrain`, `VST3\Refrain.vst3`): ONNX Runtime and
+/// the model from inside it.
 pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
     let bundle_args = ["refrain-plugin", "--target", TARGET].map(String::from);
     bundle::run(&bundle_args)?;
@@ -30,33 +57,36 @@ pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
         "-p",
         "refrain-tests",
         "--bin",
-        "refrain-clap-host",
+        "refrain-plugin-host",
     ];
     windows::step(cargo, &args, root)?;
-    let dist = bundle::windows_dist(&target.join("bundled"))
-        .join("CLAP")
-        .join(install_layout::CLAP_FOLDER);
+    let dist = bundle::windows_dist(&target.join("bundled"));
+    for format in &FORMATS {
+        cycle(root, target, &dist, format)?;
+    }
+    Ok(())
+}
+
+/// One capture → rate cycle with `format`'s folder copied out of `dist`.
+fn cycle(root: &Path, target: &Path, dist: &Path, format: &Format) -> Result<()> {
     // Installed and used under names with spaces and non-ASCII letters, as a producer's
     // folders are: the plugin's own folder (ONNX Runtime, the model) and the data dir.
     let host_dir = target.join("windows-host");
     let _ = std::fs::remove_dir_all(&host_dir);
-    let plugin_dir = host_dir
-        .join("Common Files été")
-        .join("CLAP")
-        .join("Refrain");
+    let installed = host_dir.join("Common Files été").join(format.folder);
     let data = host_dir.join("Données du producteur");
-    install_layout::copy_tree(&dist, &plugin_dir, true)?;
+    install_layout::copy_tree(&dist.join(format.folder), &installed, true)?;
     std::fs::create_dir_all(&data)?;
-    let clap = plugin_dir.join(install_layout::CLAP_FILE);
+    let plugin = installed.join(format.plugin);
 
     println!(
-        "\n==> Windows refrain-clap-host.exe hosting {} (Wine)",
-        clap.display()
+        "\n==> Windows refrain-plugin-host.exe hosting {} (Wine)",
+        plugin.display()
     );
-    let host = target.join(TARGET).join("debug/refrain-clap-host.exe");
+    let host = target.join(TARGET).join("debug/refrain-plugin-host.exe");
     let output = Command::new(root.join("scripts/wine/run.sh"))
         .arg(host)
-        .args([wine_path(&clap), wine_path(&data), TIMEOUT_S.into()])
+        .args([wine_path(&plugin), wine_path(&data), TIMEOUT_S.into()])
         .current_dir(root)
         // ONNX Runtime and the model must come from the plugin's folder, as once installed.
         .env("REFRAIN_WINE_ORT", "bundle")
@@ -71,7 +101,8 @@ pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
     if !output.status.success() {
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
         bail!(
-            "the Windows host did not complete the cycle ({})",
+            "the Windows host did not complete the {} cycle ({})",
+            format.folder,
             output.status
         );
     }
@@ -79,12 +110,13 @@ pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
         .lines()
         .find(|l| l.starts_with("report "))
         .context("the host printed no report")?;
-    let expected_ort = wine_path(&plugin_dir.join("onnxruntime.dll"));
+    let expected_ort = wine_path(&installed.join(format.ort_dir).join("onnxruntime.dll"));
     if !report.to_lowercase().contains(&expected_ort.to_lowercase()) {
         bail!("ONNX Runtime did not come from beside the plugin ({expected_ort}): {report}");
     }
     println!(
-        "Windows plugin under Wine: captured, generated, previewed and rated; ONNX Runtime from {expected_ort}"
+        "Windows {} under Wine: captured, generated, previewed and rated; ONNX Runtime from {expected_ort}",
+        format.folder
     );
     Ok(())
 }

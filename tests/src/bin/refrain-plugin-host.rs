@@ -1,5 +1,6 @@
-//! `refrain-clap-host <plugin.clap> <data dir> <timeout s>`: hosts Refrain (CLAP id
-//! `org.refrain.refrain`) at 48 kHz until its test hook reports a stored rating by writing
+//! `refrain-plugin-host <Refrain.clap | Refrain.vst3> <data dir> <timeout s>`: hosts Refrain —
+//! the CLAP (id `org.refrain.refrain`) or the VST3 bundle, by the path's extension — at 48 kHz
+//! until its test hook reports a stored rating by writing
 //! `<data dir>/test-hook.done` (the host never opens the store itself: a second SQLite copy in
 //! the same process would break SQLite's POSIX locks).
 //!
@@ -8,31 +9,41 @@
 //! Prints one `report ...` line, with `ort=` the ONNX Runtime library the plugin loaded (from
 //! this process's memory map, so the test can check it came from the bundle); exits 0 when a
 //! rating was stored, 1 on timeout or error.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use refrain_tests::clap_host;
+use refrain_tests::{clap_host, vst3_host};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [clap, data_dir, timeout] = args.as_slice() else {
-        bail!("usage: refrain-clap-host <plugin.clap> <data dir> <timeout s>");
+    let [plugin, data_dir, timeout] = args.as_slice() else {
+        bail!("usage: refrain-plugin-host <Refrain.clap | Refrain.vst3> <data dir> <timeout s>");
     };
+    let plugin = Path::new(plugin);
+    let vst3 = plugin
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("vst3"));
     let data_dir = PathBuf::from(data_dir);
     let timeout = Duration::from_secs(timeout.parse().context("timeout in seconds")?);
     let done_file = data_dir.join("test-hook.done");
     let mut ort = None;
-    let report = clap_host::run(clap.as_ref(), "org.refrain.refrain", timeout, || {
+    let done = || {
         let done = done_file.is_file();
         if done {
             // Read while the plugin is surely still loaded.
             ort = loaded_onnxruntime();
         }
         done
-    })?;
+    };
+    let report = if vst3 {
+        vst3_host::run(plugin, timeout, done)?
+    } else {
+        clap_host::run(plugin, "org.refrain.refrain", timeout, done)?
+    };
     println!(
-        "report blocks={} untouched={} mixed={} finished={} ort={}",
+        "report format={} blocks={} untouched={} mixed={} finished={} ort={}",
+        if vst3 { "vst3" } else { "clap" },
         report.blocks,
         report.untouched_blocks,
         report.mixed_blocks,
