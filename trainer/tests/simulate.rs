@@ -1,9 +1,9 @@
 //! The simulated learning loop, short: a tiny initialised model, 2 iterations of a few ratings,
-//! the full rules and the no-selection ablation, and DPO with an external scorer. The full-size
-//! run is `cargo xtask bench loop`.
+//! the full rules and the no-selection ablation, pairs within a version, and DPO with an
+//! external scorer. The full-size run is `cargo xtask bench loop`.
 use refrain_engine::feedback::{FeedbackStore, Since};
 use refrain_trainer::finetune::{FitParams, Objective};
-use refrain_trainer::simulate::round::Generation;
+use refrain_trainer::simulate::round::{Generation, Pairs};
 use refrain_trainer::simulate::scorer::Scorer;
 use refrain_trainer::simulate::taste::TasteKind;
 use refrain_trainer::simulate::{run_arm, Arm, SimOptions};
@@ -42,6 +42,7 @@ fn options(dir: &std::path::Path) -> SimOptions {
             beta: refrain_trainer::finetune::DEFAULT_BETA,
         },
         objective: Objective::Weighted,
+        pairs: Pairs::Base,
         scorer: Scorer::BuiltIn(TasteKind::Brightness),
         arms: vec![Arm::Full, Arm::NoSelection],
         seed: 5,
@@ -100,6 +101,47 @@ fn two_iterations_publish_two_versions_and_measure_them() {
     // Without selection every accepted clip trains, so the first pool is at least as large.
     let plain = run_arm(&o, Arm::NoSelection).unwrap();
     assert!(plain.versions[1].pool.unwrap() >= full.versions[1].pool.unwrap());
+}
+
+#[test]
+fn pairs_within_store_two_seeds_and_rate_the_base_for_the_win_rate_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(dir.path());
+    o.pairs = Pairs::Within;
+    o.objective = Objective::Both;
+    let report = run_arm(&o, Arm::Full).unwrap();
+    assert_eq!(report.pairs, Pairs::Within);
+    assert!(report.data_dir.ends_with("brightness-both-full-within"));
+    // Every round stores two seeds of the version rated in it: 12 ratings for 6 requests.
+    let ratings: Vec<usize> = report.versions.iter().map(|v| v.ratings).collect();
+    assert_eq!(ratings, [12, 12, 12], "{:#?}", report.versions);
+    for v in &report.versions[1..] {
+        assert!(
+            v.win_rate.is_some(),
+            "the panel still rates the base: {v:?}"
+        );
+    }
+    let store = FeedbackStore::open(&report.data_dir).unwrap();
+    let gens = store.generations().unwrap();
+    // Round 0: 2 per request; rounds 1 and 2: 2 of the version + the base's clip.
+    assert_eq!(gens.len(), 12 + 18 + 18);
+    let baseline: Vec<_> = gens
+        .iter()
+        .filter(|g| g.is_baseline)
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(baseline.len(), 12);
+    let rated: Vec<_> = store
+        .ratings_since(Since::All)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.clip_id)
+        .collect();
+    assert_eq!(rated.len(), 36);
+    assert!(
+        rated.iter().all(|c| !baseline.contains(c)),
+        "no rating of a base clip reaches the store"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ commands:
   bench dsp|generate|loop|vocoder  benchmarks with ratios against their references (librosa, diffusers, the base model);
                      bench generate [base|latent-256] [--rebuild]: the shipped base and the published
                      latent model with random weights (built once into ~/.cache/refrain/bench-models);
-                     bench loop [ablations]: taste × objective, or confidence/selection off
+                     bench loop [ablations|pairs]: taste × objective, confidence/selection off, or pairs within a version
   bench-env [--force]  venv with CPU-usable torch + diffusers for `bench generate` (~4.4 GB)
   corpus [--synth N] install the Debian music packages, build the corpus cache
   bundle <pkg> [--release]  CLAP + VST3 bundles in <target>/bundled, with ONNX Runtime

@@ -152,11 +152,27 @@ pub fn bench(args: &[String]) -> Result<()> {
         Some("generate") => bench_generate(&args[1..], &cargo, &ort_dir),
         Some("loop") => {
             // Per taste × objective, 3 fine-tunes of 64 ratings each, full rules; `loop
-            // ablations` switches confidence and selection off for two objectives on one taste.
+            // ablations` switches confidence and selection off for two objectives on one taste;
+            // `loop pairs` pairs two seeds of each version instead of a clip and its base twin.
             // Further arguments go to `refrain-trainer simulate` (e.g. --iterations 4).
-            let ablations = args.get(1).is_some_and(|a| a == "ablations");
-            let rest = &args[1 + usize::from(ablations)..];
-            let plan: &[&str] = if ablations {
+            let variant = args.get(1).map(String::as_str);
+            let ablations = variant == Some("ablations");
+            let pairs = variant == Some("pairs");
+            let rest = &args[1 + usize::from(ablations || pairs)..];
+            let plan: &[&str] = if pairs {
+                &[
+                    "--out",
+                    "target/simulate/pairs",
+                    "--taste",
+                    "brightness,low-end",
+                    "--objective",
+                    "both",
+                    "--pairs",
+                    "within",
+                    "--arms",
+                    "full",
+                ]
+            } else if ablations {
                 &[
                     "--out",
                     "target/simulate/ablations",

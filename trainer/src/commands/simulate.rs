@@ -3,7 +3,7 @@ use super::location::Location;
 use anyhow::{Context, Result};
 use refrain_trainer::finetune::{FitParams, Objective};
 use refrain_trainer::simulate::metrics::{paired_gain, win_interval, VersionMetrics};
-use refrain_trainer::simulate::round::Generation;
+use refrain_trainer::simulate::round::{Generation, Pairs};
 use refrain_trainer::simulate::scorer::{Scorer, DEFAULT_TIMEOUT};
 use refrain_trainer::simulate::taste::TasteKind;
 use refrain_trainer::simulate::{run_arm, Arm, ArmReport, SimOptions};
@@ -82,6 +82,11 @@ pub struct Args {
     /// β of the DPO objective.
     #[arg(long, default_value_t = FitParams::default().beta)]
     beta: f64,
+    /// What each stored clip is paired with after round 0: the base's clip for the same request
+    /// (`base`), or a second seed of the current version (`within`; the base's clip is then
+    /// rated for the win rate only, and 32 requests still give 64 stored ratings).
+    #[arg(long, value_enum, default_value_t = Pairs::Base)]
+    pairs: Pairs,
     /// Arms to run.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Arm::Full, Arm::FixedConfidence, Arm::NoSelection])]
     arms: Vec<Arm>,
@@ -147,6 +152,7 @@ pub fn run(args: &Args) -> Result<()> {
             beta: args.beta,
         },
         objective: args.objectives[0],
+        pairs: args.pairs,
         scorer: scorers[0].clone(),
         arms: args.arms.clone(),
         seed: args.seed,
@@ -275,9 +281,12 @@ fn print_summary(reports: &[ArmReport]) {
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
         let last = v.last();
         println!(
-            "| {} | {:?} | {:?} | {} | {} | {} | {} {} | {} | {} | {} | {} |",
+            "| {} | {} | {:?} | {} | {} | {} | {} {} | {} | {} | {} | {} |",
             r.taste.split(' ').next().unwrap_or(""),
-            r.objective,
+            match r.pairs {
+                Pairs::Base => format!("{:?}", r.objective),
+                Pairs::Within => format!("{:?}, pairs within", r.objective),
+            },
             r.arm,
             stars.join(" → "),
             gains.join("; "),

@@ -6,7 +6,9 @@
 //! Every arm starts from the same base in its own data dir and hears the same requests, so the
 //! arms differ only in the rule switched off. Round 0 renders two seeds per request (a pair for a
 //! preference objective); after the first fine-tune each round also renders every request
-//! through the base (stored as blind baseline clips) for the win rate and the diversity ratio.
+//! through the base (stored as blind baseline clips) for the win rate and the diversity ratio,
+//! and pairs each clip with it (`Pairs::Base`) or with a second seed of the current version
+//! (`Pairs::Within`, the base's clip then rated for the win rate only).
 pub mod metrics;
 pub mod rater;
 pub mod round;
@@ -22,7 +24,7 @@ use refrain_engine::audio::Audio;
 use refrain_engine::feedback::{FeedbackError, FeedbackStore, NewSong, SongAudio};
 use refrain_engine::model::{Model, ModelOptions, Provider};
 use refrain_engine::pipeline::{Pipeline, PipelineError, Timings};
-use round::{generate_round, rate_round, requests, Generation, Song};
+use round::{generate_round, rate_round, requests, Generation, Pairs, Song};
 use scorer::Scorer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -65,6 +67,8 @@ pub struct SimOptions {
     pub fit: FitParams,
     /// What each fine-tune learns from.
     pub objective: Objective,
+    /// What each stored clip is paired with after round 0.
+    pub pairs: Pairs,
     /// What the honest raters like.
     pub scorer: Scorer,
     /// Arms to run.
@@ -106,6 +110,9 @@ pub struct ArmReport {
     pub pinned: Taste,
     /// What each fine-tune learned from.
     pub objective: Objective,
+    /// What each stored clip was paired with after round 0 (runs before this field: the base).
+    #[serde(default)]
+    pub pairs: Pairs,
     /// One entry per round (version rated in it).
     pub versions: Vec<VersionMetrics>,
     /// The goals on this arm.
@@ -168,9 +175,14 @@ fn add_songs(
 pub fn run_dir(options: &SimOptions, arm: Arm) -> PathBuf {
     let objective = format!("{:?}", options.objective).to_lowercase();
     let arm = format!("{arm:?}").to_lowercase();
-    options
-        .out
-        .join(format!("{}-{objective}-{arm}", options.scorer.name()))
+    let pairs = match options.pairs {
+        Pairs::Base => "",
+        Pairs::Within => "-within",
+    };
+    options.out.join(format!(
+        "{}-{objective}-{arm}{pairs}",
+        options.scorer.name()
+    ))
 }
 
 /// Runs one arm from a fresh data dir under `options.out`.
@@ -224,6 +236,7 @@ pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<ArmReport, SimError> {
                 &reqs,
                 g,
                 &options.scorer,
+                options.pairs,
             )?,
             None => generate_round(
                 &mut base,
@@ -233,6 +246,7 @@ pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<ArmReport, SimError> {
                 &reqs,
                 g,
                 &options.scorer,
+                options.pairs,
             )?,
         };
         let t = *taste.get_or_insert_with(|| Taste::from_scores(&clips.scores()));
@@ -271,6 +285,7 @@ pub fn run_arm(options: &SimOptions, arm: Arm) -> Result<ArmReport, SimError> {
             width: 0.0,
         }),
         objective: options.objective,
+        pairs: options.pairs,
         versions,
         goals,
         data_dir: data,

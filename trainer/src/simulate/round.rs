@@ -2,6 +2,9 @@
 //! second one to compare it with — the base's on the same request after the first fine-tune
 //! (stored as a blind baseline clip), another seed of the same request in round 0 — virtual
 //! producers rate both, and everything goes into the feedback store as the plugin would write it.
+//! With [`Pairs::Within`] every round pairs two seeds of the current version instead, and the
+//! base's clip is rated by the panel for the win rate only (its rating is not stored, so the
+//! fine-tune never sees it).
 use super::metrics::{diversity, mean, win_rate, RequestOutcome, VersionMetrics};
 use super::rater::Rater;
 use super::scorer::Scorer;
@@ -12,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use refrain_engine::audio::Audio;
 use refrain_engine::feedback::{FeedbackStore, NewGeneration, NewRating, SongId, Uid};
 use refrain_engine::pipeline::{GenerateRequest, Pipeline, SongInput};
+use serde::{Deserialize, Serialize};
 use std::ops::ControlFlow;
 
 /// A conditioning song known to the store.
@@ -49,6 +53,18 @@ pub fn requests(seed: u64, n: usize, songs: usize) -> Vec<Request> {
             }
         })
         .collect()
+}
+
+/// What each request's stored clip is paired with after round 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pairs {
+    /// The base's clip for the same request (a blind baseline twin), rated and stored.
+    #[default]
+    Base,
+    /// Another seed of the current version, rated and stored; the base's clip is rated for
+    /// the win rate only.
+    Within,
 }
 
 /// Generation settings of the simulation.
@@ -141,21 +157,25 @@ struct Heard {
     utility: Option<f32>,
 }
 
+/// `rater`'s verdict on `made`, stored as a rating when `keep` (else heard by the panel only).
 fn rate(
     store: &mut FeedbackStore,
     rater: &Rater,
     made: &Made,
+    keep: bool,
     rng: &mut ChaCha8Rng,
 ) -> Result<Heard, SimError> {
     let d = rater.rate(made.score, made.clip_ms, rng);
-    store.add_rating(&NewRating::new(
-        made.clip,
-        d.accepted,
-        Some(d.stars),
-        d.listen_ms,
-        made.clip_ms,
-        rater.id.clone(),
-    ))?;
+    if keep {
+        store.add_rating(&NewRating::new(
+            made.clip,
+            d.accepted,
+            Some(d.stars),
+            d.listen_ms,
+            made.clip_ms,
+            rater.id.clone(),
+        ))?;
+    }
     Ok(Heard {
         stars: d.utility.map(|_| f32::from(d.stars)),
         utility: d.utility,
@@ -164,12 +184,15 @@ fn rate(
 
 /// A round's clips: `ours` from the current version, `theirs` from the base on the same
 /// requests (empty in the first round, when the current version is the base), `second` the
-/// current version's clip from another seed (round 0 only: a pair for a preference objective).
+/// current version's clip from another seed (round 0, and every round with [`Pairs::Within`]:
+/// a pair for a preference objective).
 pub struct RoundClips {
     version: u32,
     ours: Vec<Made>,
     theirs: Vec<Made>,
     second: Vec<Made>,
+    /// Whether the ratings of `theirs` are stored (with [`Pairs::Within`] they are not).
+    keep_theirs: bool,
 }
 
 impl RoundClips {
@@ -179,9 +202,10 @@ impl RoundClips {
     }
 }
 
-/// Generates and stores every request's clip through `current`, and its comparison clip through
-/// `base` when given (else from `current` with another seed), then scores them all with
-/// `scorer` in one call.
+/// Generates and stores every request's clip through `current`, its comparison clip through
+/// `base` when given, and a second seed through `current` when there is no base or `pairs` asks
+/// for pairs within the version; then scores them all with `scorer` in one call.
+#[allow(clippy::too_many_arguments)]
 pub fn generate_round(
     current: &mut Pipeline,
     mut base: Option<&mut Pipeline>,
@@ -190,32 +214,36 @@ pub fn generate_round(
     requests: &[Request],
     g: Generation,
     scorer: &Scorer,
+    pairs: Pairs,
 ) -> Result<RoundClips, SimError> {
     let config = current.model().manifest().audio.clone();
+    let within = base.is_none() || pairs == Pairs::Within;
     let mut clips = RoundClips {
         version: current.model().manifest().version,
         ours: Vec::with_capacity(requests.len()),
         theirs: Vec::new(),
         second: Vec::new(),
+        keep_theirs: pairs == Pairs::Base,
     };
-    let mut heard = Vec::with_capacity(2 * requests.len());
+    let mut heard = Vec::with_capacity(3 * requests.len());
     for r in requests {
-        // One request: the clip and its comparison share it. Made from the round's version and
+        // One request: the clip and its comparisons share it. Made from the round's version and
         // the request's seed, so a simulation stays reproducible.
         let uid = Uid(u128::from(clips.version) << 64 | u128::from(r.seed));
         let (made, audio, wav) = make(current, store, songs, r, r.seed, g, false, uid)?;
         clips.ours.push(made);
         heard.push((audio, wav));
-        let (made, audio, wav) = match base.as_deref_mut() {
-            Some(base) => make(base, store, songs, r, r.seed, g, true, uid)?,
-            None => make(current, store, songs, r, second_seed(r.seed), g, false, uid)?,
-        };
-        if base.is_some() {
+        if let Some(base) = base.as_deref_mut() {
+            let (made, audio, wav) = make(base, store, songs, r, r.seed, g, true, uid)?;
             clips.theirs.push(made);
-        } else {
-            clips.second.push(made);
+            heard.push((audio, wav));
         }
-        heard.push((audio, wav));
+        if within {
+            let seed = second_seed(r.seed);
+            let (made, audio, wav) = make(current, store, songs, r, seed, g, false, uid)?;
+            clips.second.push(made);
+            heard.push((audio, wav));
+        }
     }
     let inputs: Vec<(&[f32], std::path::PathBuf)> = heard
         .iter()
@@ -224,11 +252,14 @@ pub fn generate_round(
     let scores = scorer
         .score(&inputs, &config)
         .map_err(|e| SimError::Invalid(e.to_string()))?;
-    // `heard` alternates each request's clip and its comparison.
-    let comparisons = clips.theirs.iter_mut().chain(clips.second.iter_mut());
-    for ((made, twin), pair) in clips.ours.iter_mut().zip(comparisons).zip(scores.chunks(2)) {
-        made.score = pair[0];
-        twin.score = pair[1];
+    // `heard` holds, per request, its clip, then the base's, then the second seed's.
+    let mut scores = scores.into_iter();
+    let (mut theirs, mut second) = (clips.theirs.iter_mut(), clips.second.iter_mut());
+    for made in clips.ours.iter_mut() {
+        let slots = [Some(made), theirs.next(), second.next()];
+        for slot in slots.into_iter().flatten() {
+            slot.score = scores.next().unwrap_or(f32::NAN);
+        }
     }
     Ok(clips)
 }
@@ -252,12 +283,12 @@ pub fn rate_round(
     let mut seconds = 0;
     for (i, made) in clips.ours.iter().enumerate() {
         let rater = &raters[rng.random_range(0..raters.len())];
-        ours.push(rate(store, rater, made, &mut rng)?);
+        ours.push(rate(store, rater, made, true, &mut rng)?);
         if let Some(twin) = clips.theirs.get(i) {
-            theirs.push(rate(store, rater, twin, &mut rng)?);
+            theirs.push(rate(store, rater, twin, clips.keep_theirs, &mut rng)?);
         }
         if let Some(second) = clips.second.get(i) {
-            rate(store, rater, second, &mut rng)?;
+            rate(store, rater, second, true, &mut rng)?;
             seconds += 1;
         }
     }
@@ -269,7 +300,7 @@ pub fn rate_round(
     };
     Ok(VersionMetrics {
         version: clips.version,
-        ratings: ours.len() + theirs.len() + seconds,
+        ratings: ours.len() + seconds + if clips.keep_theirs { theirs.len() } else { 0 },
         mean_rating: mean(ours.iter().filter_map(|h| h.stars)),
         mean_utility: mean(ours.iter().filter_map(|h| h.utility)),
         win_rate: win_rate(pairs().map(|(a, b)| (a.stars, b.stars))),
