@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use clack_host::events::event_types::{TransportEvent, TransportFlags};
@@ -13,7 +13,7 @@ use clack_host::events::{EventFlags, EventHeader};
 use clack_host::prelude::*;
 use clack_host::utils::{BeatTime, SecondsTime};
 
-use crate::host_audio::{Counters, Player, RunReport, BLOCK, SAMPLE_RATE, TEMPO};
+use crate::host_audio::{drive, Counters, Player, RunReport, BLOCK, SAMPLE_RATE, TEMPO};
 
 /// The transport at frame `frame` of a song playing at [`TEMPO`] in 4/4 from frame 0.
 fn transport_at(frame: u64) -> TransportEvent {
@@ -98,25 +98,13 @@ pub fn run(
         .activate(|_, _| (), config)
         .map_err(|e| anyhow!("activate: {e:?}"))?;
 
-    let stop = AtomicBool::new(false);
     let counters = Counters::default();
-    let deadline = Instant::now() + timeout;
-    let mut finished = false;
-    let processor = std::thread::scope(|s| -> Result<_> {
-        let audio = s.spawn(|| audio_thread(stopped, &stop, &counters));
-        while Instant::now() < deadline && !audio.is_finished() {
-            instance.call_on_main_thread_callback();
-            if done() {
-                finished = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        stop.store(true, Ordering::Release);
-        audio
-            .join()
-            .map_err(|_| anyhow!("the audio thread panicked"))?
-    })?;
+    let (processor, finished) = drive(
+        timeout,
+        |stop| audio_thread(stopped, stop, &counters),
+        || instance.call_on_main_thread_callback(),
+        &mut done,
+    )?;
     instance.deactivate(processor);
     Ok(counters.report(finished))
 }

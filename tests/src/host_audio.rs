@@ -1,7 +1,9 @@
 //! What both test hosts (CLAP and VST3) play and count: the sample rate, block size and tempo, the
 //! input signal (a 220 Hz stereo sine at −10 dBFS), real-time pacing, and the run's report.
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
 
 /// The host's sample rate.
 pub const SAMPLE_RATE: f64 = 48_000.0;
@@ -93,4 +95,34 @@ impl Player {
             std::thread::sleep(wait);
         }
     }
+}
+
+/// Runs `audio` on an audio thread (it processes until the flag it is given is set) while this
+/// thread calls `service` (the format's main-thread duties) and `done` every 100 ms, until
+/// `done()` or `timeout`; returns what the audio thread returned and whether `done` said so.
+pub fn drive<T: Send>(
+    timeout: Duration,
+    audio: impl FnOnce(&AtomicBool) -> Result<T> + Send,
+    mut service: impl FnMut(),
+    done: &mut dyn FnMut() -> bool,
+) -> Result<(T, bool)> {
+    let stop = AtomicBool::new(false);
+    let deadline = Instant::now() + timeout;
+    let mut finished = false;
+    let result = std::thread::scope(|s| {
+        let audio = s.spawn(|| audio(&stop));
+        while Instant::now() < deadline && !audio.is_finished() {
+            service();
+            if done() {
+                finished = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(true, Ordering::Release);
+        audio
+            .join()
+            .map_err(|_| anyhow!("the audio thread panicked"))?
+    })?;
+    Ok((result, finished))
 }

@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_void, CStr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use vst3::Steinberg::Vst::{
@@ -21,7 +21,7 @@ use vst3::Steinberg::{
 };
 use vst3::{ComPtr, ComRef, Interface};
 
-use crate::host_audio::{Counters, Player, RunReport, BLOCK, SAMPLE_RATE, TEMPO};
+use crate::host_audio::{drive, Counters, Player, RunReport, BLOCK, SAMPLE_RATE, TEMPO};
 
 /// The class category of a VST3 audio processor (`kVstAudioEffectClass`).
 const AUDIO_MODULE_CLASS: &str = "Audio Module Class";
@@ -103,26 +103,14 @@ unsafe fn with_component(
     check(processor.setupProcessing(&mut setup), "setupProcessing")?;
     check(component.setActive(1), "setActive(true)")?;
 
-    let stop = AtomicBool::new(false);
     let counters = Counters::default();
-    let deadline = Instant::now() + timeout;
-    let mut finished = false;
     let side = AudioSide(processor.as_ptr());
-    std::thread::scope(|s| -> Result<()> {
-        let audio = s.spawn(|| audio_thread(side, &stop, &counters));
-        while Instant::now() < deadline && !audio.is_finished() {
-            pump_messages();
-            if done() {
-                finished = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        stop.store(true, Ordering::Release);
-        audio
-            .join()
-            .map_err(|_| anyhow!("the audio thread panicked"))?
-    })?;
+    let ((), finished) = drive(
+        timeout,
+        |stop| audio_thread(side, stop, &counters),
+        pump_messages,
+        done,
+    )?;
     check(component.setActive(0), "setActive(false)")?;
     check(component.terminate(), "terminate")?;
     Ok(counters.report(finished))
