@@ -2,7 +2,7 @@
 //! (named by `bundler.toml`), then ONNX Runtime is copied next to the plugin binary in each, where
 //! the engine's runtime finder looks first (the directory of the loaded plugin library).
 use crate::ort::Platform;
-use crate::{build_tools, install, install_layout, ort, workspace};
+use crate::{build_tools, bundle_programs, install, install_layout, ort, workspace};
 use anyhow::{Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,13 @@ use std::path::{Path, PathBuf};
 /// Bundle names to finish, from `bundler.toml` (package → name).
 const BUNDLES: &[&str] = &["Refrain"];
 
-/// Runs nice-plug-xtask's `bundle`, then copies libonnxruntime into every bundle it made.
+/// Runs nice-plug-xtask's `bundle`, then copies libonnxruntime into every bundle it made; the
+/// command-line programs go to `bundle_programs` instead.
 pub fn run(args: &[String]) -> Result<()> {
+    if let Some(package) = args.first().filter(|p| bundle_programs::is_program(p)) {
+        bundle_programs::run(package, &args[1..])?;
+        return Ok(());
+    }
     build_tools::ensure()?;
     let platform = if targets_windows(args) {
         build_tools::windows_cross()?;
@@ -73,7 +78,7 @@ pub fn windows_dist(bundled: &Path) -> PathBuf {
 }
 
 /// Whether the arguments ask for the Windows target (`--target x86_64-pc-windows-gnu`).
-fn targets_windows(args: &[String]) -> bool {
+pub(crate) fn targets_windows(args: &[String]) -> bool {
     args.windows(2)
         .any(|w| w[0] == "--target" && w[1].contains("windows"))
         || args

@@ -2,6 +2,7 @@
 mod bench_env;
 mod build_tools;
 mod bundle;
+mod bundle_programs;
 mod corpus;
 mod install;
 mod install_layout;
@@ -24,14 +25,18 @@ commands:
                      bench loop [ablations|pairs]: taste × objective, confidence/selection off, or pairs within a version
   bench-env [--force]  venv with CPU-usable torch + diffusers for `bench generate` (~4.4 GB)
   corpus [--synth N] install the Debian music packages, build the corpus cache
-  bundle <pkg> [--release]  CLAP + VST3 bundles in <target>/bundled, with ONNX Runtime
+  bundle <pkg> [--release] [--target x86_64-pc-windows-gnu]  CLAP + VST3 bundles in
+                     <target>/bundled, with ONNX Runtime; for Windows also the folders to copy
+                     into Common Files; refrain-cli / refrain-trainer for Windows: the .exe with
+                     ONNX Runtime and the models in <target>/bundled/windows/Refrain Tools
   install [--debug]  build the bundles and install them into ~/.clap and ~/.vst3 with ONNX
                      Runtime and the shipped models inside
   uninstall          remove them (the data dir stays)
   ort [--gpu] [--target windows]  provision ONNX Runtime 1.31.1 into <target>/onnxruntime/{cpu,gpu,windows-cpu,windows-gpu}
-  windows [--no-tests]  cross-build refrain.exe, run the engine and CLI tests under Wine,
-                     compare its clips with the Linux build's, then bundle the plugin for
-                     Windows and run a capture-to-rating cycle in the Windows test host
+  windows [--no-tests]  cross-build refrain.exe, run the engine, CLI and trainer tests under
+                     Wine, compare its clips with the Linux build's, then bundle the plugin for
+                     Windows and run a capture-to-rating cycle with the CLAP and the VST3 in the
+                     Windows test host, and run refrain.exe from its Refrain Tools folder
 ";
 
 fn main() -> Result<()> {

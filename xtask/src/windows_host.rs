@@ -5,7 +5,7 @@
 //! through clack-host, VST3 through the `vst3` bindings), which plays a 120 BPM 4/4 transport
 //! until the plugin's test hook has captured, generated (the shipped base), previewed and rated
 //! a clip.
-use crate::{bundle, install_layout};
+use crate::{bundle, bundle_programs, install_layout};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
@@ -64,6 +64,78 @@ pub fn run(cargo: &str, root: &Path, target: &Path) -> Result<()> {
     for format in &FORMATS {
         cycle(root, target, &dist, format)?;
     }
+    tools(root, target)
+}
+
+/// `refrain.exe` from its bundled `Refrain Tools` folder, copied under a path with spaces and
+/// non-ASCII letters and run from elsewhere: ONNX Runtime and the model must come from the
+/// folder, and `vary` must write a clip.
+fn tools(root: &Path, target: &Path) -> Result<()> {
+    let built = bundle_programs::run("refrain-cli", &["--target".into(), TARGET.into()])?;
+    let folder = built.parent().context("the bundled program has a folder")?;
+    let host_dir = target.join("windows-host");
+    let _ = std::fs::remove_dir_all(&host_dir);
+    let copy = host_dir
+        .join("Programmes été")
+        .join(bundle_programs::TOOLS_DIR);
+    install_layout::copy_tree(folder, &copy, true)?;
+    let exe = copy.join("refrain.exe");
+    let out = host_dir.join("clips");
+    let example = root.join("examples/loop.wav");
+    println!("\n==> {} info, vary (Wine)", exe.display());
+    let mut info = String::new();
+    for args in [
+        vec!["info".to_string()],
+        vec![
+            "vary".into(),
+            wine_path(&example),
+            "--count".into(),
+            "1".into(),
+            "--steps".into(),
+            "10".into(),
+            "--out".into(),
+            wine_path(&out),
+        ],
+    ] {
+        let output = Command::new(root.join("scripts/wine/run.sh"))
+            .arg(&exe)
+            .args(&args)
+            // Run from elsewhere than the repo, so nothing is found through the working dir.
+            .current_dir(&host_dir)
+            .env("REFRAIN_WINE_ORT", "bundle")
+            .env_remove("REFRAIN_BASE_MODEL")
+            .env_remove("REFRAIN_MODEL_DIR")
+            .env_remove("REFRAIN_VOCODER_DIR")
+            .output()
+            .context("running the bundled refrain.exe under Wine")?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        print!("{stdout}");
+        if !output.status.success() {
+            eprint!("{}", String::from_utf8_lossy(&output.stderr));
+            bail!("refrain.exe {} failed ({})", args[0], output.status);
+        }
+        info.push_str(&stdout);
+    }
+    let inside = wine_path(&copy).to_lowercase();
+    let lines_inside = |prefix: &str| {
+        info.lines()
+            .find(|l| l.starts_with(prefix))
+            .is_some_and(|l| l.to_lowercase().contains(&inside))
+    };
+    if !lines_inside("onnx runtime:") || !lines_inside("model:") {
+        bail!(
+            "ONNX Runtime or the model did not come from {}:\n{info}",
+            copy.display()
+        );
+    }
+    let is_wav = |e: &std::fs::DirEntry| e.path().extension().is_some_and(|x| x == "wav");
+    let clips = std::fs::read_dir(&out)
+        .map(|d| d.flatten().filter(is_wav).count())
+        .unwrap_or(0);
+    if clips == 0 {
+        bail!("refrain.exe vary wrote no clip into {}", out.display());
+    }
+    println!("Windows refrain.exe from its Refrain Tools folder: ONNX Runtime and the model from the folder, {clips} clip written");
     Ok(())
 }
 
