@@ -6,7 +6,8 @@
 #   nohup setsid scripts/train-vocoder.sh > ~/.cache/refrain/vocoder/train.log 2>&1 &
 #
 # Env: OUT (checkpoint dir), STEPS, LR, BACKEND (cpu|cuda; cuda also builds with --features
-# cuda), EXPORT (the directory to export to; empty = do not export).
+# cuda), EXPORT (the directory to export to; empty = do not export), PHASE_ITERS (Griffin-Lim
+# iterations after PGHI written into the export, default 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$HOME/.cache/refrain/vocoder/run}
@@ -27,5 +28,8 @@ RUST_LOG=${RUST_LOG:-warn,refrain_trainer=info} "$OUT/bin/refrain-trainer" vocod
     --resume --out "$OUT" --steps "$STEPS" --lr "$LR" --backend "$BACKEND" \
     --eval-every 250 --checkpoint-every 200
 if [ -n "$EXPORT" ]; then
-    "$OUT/bin/refrain-trainer" vocoder export --checkpoint "$OUT" --to "$EXPORT"
+    # 4 Griffin-Lim iterations after PGHI: what `cargo xtask bench vocoder` measured as the
+    # best quality for no more time than Griffin-Lim 32.
+    "$OUT/bin/refrain-trainer" vocoder export --checkpoint "$OUT" --to "$EXPORT" \
+        --phase-iters "${PHASE_ITERS:-4}"
 fi
