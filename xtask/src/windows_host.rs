@@ -97,23 +97,10 @@ fn tools(root: &Path, target: &Path) -> Result<()> {
             wine_path(&out),
         ],
     ] {
-        let output = Command::new(root.join("scripts/wine/run.sh"))
-            .arg(&exe)
-            .args(&args)
-            // Run from elsewhere than the repo, so nothing is found through the working dir.
-            .current_dir(&host_dir)
-            .env("REFRAIN_WINE_ORT", "bundle")
-            .env_remove("REFRAIN_BASE_MODEL")
-            .env_remove("REFRAIN_MODEL_DIR")
-            .env_remove("REFRAIN_VOCODER_DIR")
-            .output()
-            .context("running the bundled refrain.exe under Wine")?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        print!("{stdout}");
-        if !output.status.success() {
-            eprint!("{}", String::from_utf8_lossy(&output.stderr));
-            bail!("refrain.exe {} failed ({})", args[0], output.status);
-        }
+        let mut cmd = bundled_under_wine(root, &exe);
+        // Run from elsewhere than the repo, so nothing is found through the working dir.
+        cmd.args(&args).current_dir(&host_dir);
+        let stdout = printed_output(cmd, &format!("refrain.exe {}", args[0]))?;
         info.push_str(&stdout);
     }
     let inside = wine_path(&copy).to_lowercase();
@@ -156,28 +143,15 @@ fn cycle(root: &Path, target: &Path, dist: &Path, format: &Format) -> Result<()>
         plugin.display()
     );
     let host = target.join(TARGET).join("debug/refrain-plugin-host.exe");
-    let output = Command::new(root.join("scripts/wine/run.sh"))
-        .arg(host)
-        .args([wine_path(&plugin), wine_path(&data), TIMEOUT_S.into()])
+    let mut cmd = bundled_under_wine(root, &host);
+    cmd.args([wine_path(&plugin), wine_path(&data), TIMEOUT_S.into()])
         .current_dir(root)
-        // ONNX Runtime and the model must come from the plugin's folder, as once installed.
-        .env("REFRAIN_WINE_ORT", "bundle")
-        .env_remove("REFRAIN_BASE_MODEL")
-        .env_remove("REFRAIN_MODEL_DIR")
         .env("REFRAIN_TEST_HOOK", "1")
-        .env("REFRAIN_HOME", wine_path(&data))
-        .output()
-        .context("running the Windows host under Wine")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    print!("{stdout}");
-    if !output.status.success() {
-        eprint!("{}", String::from_utf8_lossy(&output.stderr));
-        bail!(
-            "the Windows host did not complete the {} cycle ({})",
-            format.folder,
-            output.status
-        );
-    }
+        .env("REFRAIN_HOME", wine_path(&data));
+    let stdout = printed_output(
+        cmd,
+        &format!("the {} cycle in the Windows host", format.folder),
+    )?;
     let report = stdout
         .lines()
         .find(|l| l.starts_with("report "))
@@ -191,4 +165,31 @@ fn cycle(root: &Path, target: &Path, dist: &Path, format: &Format) -> Result<()>
         format.folder
     );
     Ok(())
+}
+
+/// `exe` under Wine (scripts/wine/run.sh) with nothing pointing at ONNX Runtime or a model: both
+/// must come from the bundled folder, as once installed.
+fn bundled_under_wine(root: &Path, exe: &Path) -> Command {
+    let mut cmd = Command::new(root.join("scripts/wine/run.sh"));
+    cmd.arg(exe)
+        .env("REFRAIN_WINE_ORT", "bundle")
+        .env_remove("REFRAIN_BASE_MODEL")
+        .env_remove("REFRAIN_MODEL_DIR")
+        .env_remove("REFRAIN_VOCODER_DIR");
+    cmd
+}
+
+/// Runs `cmd`, echoes its standard output and returns it; on failure echoes its standard error
+/// and says that `what` failed.
+fn printed_output(mut cmd: Command, what: &str) -> Result<String> {
+    let output = cmd
+        .output()
+        .with_context(|| format!("running {what} under Wine"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    print!("{stdout}");
+    if !output.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        bail!("{what} failed ({})", output.status);
+    }
+    Ok(stdout)
 }
