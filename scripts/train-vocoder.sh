@@ -7,7 +7,8 @@
 #
 # Env: OUT (checkpoint dir), STEPS, LR, BACKEND (cpu|cuda; cuda also builds with --features
 # cuda), EXPORT (the directory to export to; empty = do not export), PHASE_ITERS (Griffin-Lim
-# iterations after PGHI written into the export, default 4).
+# iterations after PGHI written into the export, default 4), SYNTH_LOOPS (also learn from this
+# many of the corpus's synthetic loops, default 0; the shipped network's third leg used 240).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$HOME/.cache/refrain/vocoder/run}
@@ -26,7 +27,7 @@ mv -f "$OUT/bin/refrain-trainer.tmp" "$OUT/bin/refrain-trainer"
 echo "== $(date -u +%FT%TZ) vocoder train to $STEPS steps"
 RUST_LOG=${RUST_LOG:-warn,refrain_trainer=info} "$OUT/bin/refrain-trainer" vocoder train \
     --resume --out "$OUT" --steps "$STEPS" --lr "$LR" --backend "$BACKEND" \
-    --eval-every 250 --checkpoint-every 200
+    --eval-every 250 --checkpoint-every 200 --synth-loops "${SYNTH_LOOPS:-0}"
 if [ -n "$EXPORT" ]; then
     # 4 Griffin-Lim iterations after PGHI: what `cargo xtask bench vocoder` measured as the
     # best quality for no more time than Griffin-Lim 32.

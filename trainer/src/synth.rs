@@ -37,6 +37,20 @@ pub fn example_spec() -> LoopSpec {
     }
 }
 
+/// The `i`-th loop of the synthetic corpus: tempo spread over 80–160 bpm, key and mode spread
+/// too, so the loops cover more than one groove; enough bars to fill `secs`.
+pub fn corpus_spec(i: usize, secs: f64, sample_rate: u32) -> LoopSpec {
+    let bpm = 80.0 + ((i * 37) % 81) as f32;
+    LoopSpec {
+        bpm,
+        bars: ((secs * f64::from(bpm) / 240.0).ceil() as u32).max(1),
+        key_root_midi: 40 + ((i * 5) % 12) as u8,
+        minor: !i.is_multiple_of(3),
+        seed: i as u64,
+        sample_rate,
+    }
+}
+
 /// Number of frames [`render_loop`] produces: `round(bars · 4 · 60 / bpm · sample_rate)`.
 pub fn loop_frames(spec: &LoopSpec) -> usize {
     (f64::from(spec.bars) * 240.0 / f64::from(spec.bpm) * f64::from(spec.sample_rate)).round()

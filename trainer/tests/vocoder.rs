@@ -91,8 +91,46 @@ fn trains_resumes_exports_and_matches_onnx_runtime() {
     assert_eq!(second.state.sources, ["notes"], "resumed, not restarted");
     let l1_60 = second.state.heldout_l1.unwrap();
     assert!(l1_60 < l1_30, "held-out L1 {l1_30} → {l1_60}");
+    assert_eq!(
+        second.state.legs.len(),
+        1,
+        "a resume on the same data continues its leg"
+    );
+    assert_eq!(
+        (second.state.legs[0].from_step, second.state.legs[0].to_step),
+        (0, 60)
+    );
+
+    // A leg on more data: the card names both legs and the union of their sources.
+    let mut more = train_pairs.clone();
+    more.add_synth_loops([1, 2], &audio).unwrap();
+    assert!(
+        more.len() > train_pairs.len(),
+        "the synthetic loops gave windows"
+    );
+    options.steps = 64;
+    let third = train(
+        &options,
+        &audio,
+        &more,
+        &heldout,
+        vec!["notes".into(), "loops (MIT)".into()],
+    )
+    .unwrap();
+    let legs: Vec<_> = third
+        .state
+        .legs
+        .iter()
+        .map(|l| (l.from_step, l.to_step, l.train_windows))
+        .collect();
+    assert_eq!(legs, [(0, 60, train_pairs.len()), (60, 64, more.len())]);
+    assert_eq!(third.state.sources, ["notes", "loops (MIT)"]);
 
     let (ckpt, state) = latest_checkpoint(&out).unwrap();
+    assert_eq!(
+        state.legs, third.state.legs,
+        "the legs are saved with the checkpoint"
+    );
     let device = Device::default();
     let net = load_net(&ckpt, &state, &device).unwrap();
     let dir = tmp.path().join("vocoder");

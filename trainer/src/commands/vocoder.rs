@@ -2,6 +2,7 @@
 use anyhow::{bail, Context, Result};
 use refrain_engine::spectrogram::AudioConfig;
 use refrain_trainer::corpus::package_source;
+use refrain_trainer::synth::example_spec;
 use refrain_trainer::training::Backend;
 use refrain_trainer::vocoder::{
     self, latest_checkpoint, load_net, Pairs, VocoderConfig, VocoderState, VocoderTrainOptions,
@@ -42,6 +43,10 @@ struct TrainArgs {
     /// Installed Debian packages to learn from (default: the corpus packages).
     #[arg(long = "package")]
     packages: Vec<String>,
+    /// Also learn from this many synthetic corpus loops (`refrain_trainer::synth`), skipping the
+    /// ones the corpus holds out and the example loop's seed (the bench's synth family).
+    #[arg(long, default_value_t = 0)]
+    synth_loops: usize,
     /// Use at most this many training files per package (quick runs and tests).
     #[arg(long)]
     max_files: Option<usize>,
@@ -123,6 +128,18 @@ fn train(args: &TrainArgs) -> Result<()> {
     );
     let mut train_pairs = Pairs::new(&audio);
     train_pairs.add_files(&train_files, &audio)?;
+    if args.synth_loops > 0 {
+        let example = example_spec().seed;
+        let loops =
+            (0..args.synth_loops).filter(|&i| i % HELDOUT_EVERY != 0 && i as u64 != example);
+        let added = train_pairs.add_synth_loops(loops, &audio)?;
+        println!("{added} windows of synthetic loops");
+        // Named with their count, then the licence in brackets, as `license` reads it.
+        sources.push(format!(
+            "{} synthetic loops of trainer/src/synth.rs (MIT)",
+            args.synth_loops
+        ));
+    }
     let mut heldout = Pairs::new(&audio);
     heldout.add_files(&heldout_files, &audio)?;
     println!(
@@ -198,11 +215,13 @@ values; {params} parameters.\n\
 magnitude, floored at 1e-5); output `heads` [1, 2050, 256]: |X| = exp(base + gain) + \
 exp(fill), relative to the window's loudest mel band (the engine combines them, then PGHI \
 phase and a few Griffin-Lim iterations).\n\
-- Trained {steps} steps (Adam, L1 on log magnitude + spectral convergence) on {train} windows \
-of 5.94 s from: {sources}. Every 10th file of each package is held out, as in the corpus.\n\
+- Trained {steps} steps (Adam, L1 on log magnitude + spectral convergence) on windows of \
+5.94 s: {legs}. Every 10th file of each package (and of the synthetic loops) is held out, as \
+in the corpus.\n\
 - Held-out ({heldout} windows): log-magnitude L1 {l1}, spectral convergence {sc}; the DSP \
 inversion it corrects, on the same windows: {dsp}.\n\
-- Reproduce: `STEPS={steps} scripts/train-vocoder.sh` (trains with `--resume` into \
+- Reproduce: for each leg in turn, `STEPS=<its last step> scripts/train-vocoder.sh`, with \
+`SYNTH_LOOPS=N` for a leg that names N synthetic loops (each run trains with `--resume` into \
 `~/.cache/refrain/vocoder/run`, then exports here).\n\n\
 ## License\n\nThe weights are derived from the music listed above and carry its licenses \
 ({license}).\n",
@@ -213,8 +232,7 @@ inversion it corrects, on the same windows: {dsp}.\n\
         inner = c.inner,
         params = c.parameters(),
         steps = state.step,
-        train = state.train_windows,
-        sources = state.sources.join("; "),
+        legs = legs(state),
         heldout = state.heldout_windows,
         l1 = figure(state.heldout_l1),
         sc = figure(state.heldout_sc),
@@ -223,6 +241,38 @@ inversion it corrects, on the same windows: {dsp}.\n\
             |[l1, sc]| format!("log-magnitude L1 {l1:.4}, spectral convergence {sc:.4}")
         ),
     )
+}
+
+/// What each leg of training learned from; a leg after the first resumed with the cosine
+/// schedule stretched to its new total, so the learning rate rose again where it began.
+fn legs(state: &VocoderState) -> String {
+    if state.legs.is_empty() {
+        return format!(
+            "{} windows from {}",
+            state.train_windows,
+            state.sources.join("; ")
+        );
+    }
+    let text: Vec<String> = state
+        .legs
+        .iter()
+        .map(|l| {
+            format!(
+                "steps {}–{} on {} windows from {}",
+                l.from_step,
+                l.to_step,
+                l.train_windows,
+                l.sources.join("; ")
+            )
+        })
+        .collect();
+    let resumed = if state.legs.len() > 1 {
+        " (each later leg resumed the previous one with the cosine schedule stretched to the new \
+total, so the learning rate rose again where it began)"
+    } else {
+        ""
+    };
+    format!("{}{resumed}", text.join(", then "))
 }
 
 /// The SPDX-style conjunction of every license named in `sources` ("name (A, B)").

@@ -2,7 +2,7 @@
 use super::cache::{CorpusManifest, CorpusWriter, SourceSummary, Split, WindowInfo};
 use super::sources::AudioSource;
 use super::CorpusError;
-use crate::synth::{render_loop, LoopSpec};
+use crate::synth::{corpus_spec, render_loop};
 use refrain_engine::audio;
 use refrain_engine::spectrogram::{AudioConfig, Mel, MelTransform};
 use std::path::{Path, PathBuf};
@@ -202,17 +202,7 @@ fn add_synth(
         duration_s: 0.0,
     };
     for i in 0..options.synth_loops {
-        // Spread tempo (80–160 bpm), key and mode so the loops cover more than one groove.
-        let bpm = 80.0 + ((i * 37) % 81) as f32;
-        let bars = ((config.window_secs() * bpm as f64 / 240.0).ceil() as u32).max(1);
-        let spec = LoopSpec {
-            bpm,
-            bars,
-            key_root_midi: 40 + ((i * 5) % 12) as u8,
-            minor: i % 3 != 0,
-            seed: i as u64,
-            sample_rate: config.sample_rate,
-        };
+        let spec = corpus_spec(i, config.window_secs(), config.sample_rate);
         let mono = render_loop(&spec).mono();
         let split = if i % options.heldout_every.max(1) == 0 {
             Split::Heldout
@@ -223,7 +213,8 @@ fn add_synth(
         summary.heldout_windows += (split == Split::Heldout) as usize;
         summary.duration_s += config.window_secs();
         let file = format!(
-            "bpm {bpm} key {} {} seed {i}",
+            "bpm {} key {} {} seed {i}",
+            spec.bpm,
             spec.key_root_midi,
             if spec.minor { "minor" } else { "major" }
         );

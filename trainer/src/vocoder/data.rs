@@ -5,6 +5,7 @@
 //! the same way (divided by the square root of the window's reference mel power): the network
 //! learns a level-free mapping, and the engine's quality figures gain-match anyway.
 use super::VocoderError;
+use crate::synth::{corpus_spec, render_loop};
 use crate::training::sample_indices;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
@@ -102,6 +103,26 @@ impl Pairs {
             }
             self.mels.extend_from_slice(&mel.data);
             added += 1;
+        }
+        Ok(added)
+    }
+
+    /// Adds the first window of each synthetic corpus loop `indices` (`synth::corpus_spec`,
+    /// rendered at the model rate); returns how many windows that gave.
+    pub fn add_synth_loops(
+        &mut self,
+        indices: impl IntoIterator<Item = usize>,
+        config: &AudioConfig,
+    ) -> Result<usize, VocoderError> {
+        let mut transform = MelTransform::new(config)?;
+        let mut added = 0;
+        for i in indices {
+            let spec = corpus_spec(i, config.window_secs(), config.sample_rate);
+            let mono = render_loop(&spec).mono();
+            added += self.add_audio(
+                &mono[..config.window_samples().min(mono.len())],
+                &mut transform,
+            )?;
         }
         Ok(added)
     }

@@ -19,7 +19,7 @@ pub use export::{export_dir, VOCODER_IO};
 pub use model::{VocoderConfig, VocoderNet};
 pub use train::{
     dsp_baseline, eval_windows, heldout_figures, latest_checkpoint, load_net, loss, train,
-    VocoderReport, VocoderState, VocoderTrainOptions, VOCODER_STATE,
+    TrainingLeg, VocoderReport, VocoderState, VocoderTrainOptions, VOCODER_STATE,
 };
 
 use crate::model::ModelError;

@@ -96,9 +96,60 @@ pub struct VocoderState {
     /// windows: the reference the network's figures are read against.
     #[serde(default)]
     pub dsp_reference: Option<[f32; 2]>,
+    /// Each run on different data, in order (empty in checkpoints from before legs were kept).
+    #[serde(default)]
+    pub legs: Vec<TrainingLeg>,
+}
+
+/// A stretch of training on one set of windows: the model card says what each leg learned from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingLeg {
+    /// Step the leg started at.
+    pub from_step: usize,
+    /// Step the leg reached.
+    pub to_step: usize,
+    /// Training windows it drew from.
+    pub train_windows: usize,
+    /// What those windows came from.
+    pub sources: Vec<String>,
 }
 
 impl VocoderState {
+    /// Starts a leg at the current step unless `sources` and `train_windows` are the last
+    /// leg's (a resume on the same data continues it); empty `sources` means "the same as
+    /// before". `sources` becomes the union over every leg.
+    pub fn begin_leg(&mut self, train_windows: usize, sources: Vec<String>) {
+        if self.legs.is_empty() && self.step > 0 {
+            // A checkpoint from before legs were recorded: what it recorded is its one leg.
+            self.legs.push(TrainingLeg {
+                from_step: 0,
+                to_step: self.step,
+                train_windows: self.train_windows,
+                sources: self.sources.clone(),
+            });
+        }
+        let sources = match (sources.is_empty(), self.legs.last()) {
+            (true, Some(last)) => last.sources.clone(),
+            _ => sources,
+        };
+        let continues = self.legs.last().is_some_and(|l| {
+            l.to_step == self.step && l.train_windows == train_windows && l.sources == sources
+        });
+        if !continues {
+            self.legs.push(TrainingLeg {
+                from_step: self.step,
+                to_step: self.step,
+                train_windows,
+                sources: sources.clone(),
+            });
+        }
+        for source in sources {
+            if !self.sources.contains(&source) {
+                self.sources.push(source);
+            }
+        }
+        self.train_windows = train_windows;
+    }
     /// Reads `<dir>/vocoder.json`.
     pub fn load(dir: &Path) -> Result<Self, VocoderError> {
         let path = dir.join(VOCODER_STATE);
@@ -189,13 +240,14 @@ pub fn train(
                     seed: options.seed,
                     config: options.config.clone(),
                     audio: audio.clone(),
-                    train_windows: train.len(),
+                    train_windows: 0,
                     heldout_windows: heldout.len(),
-                    sources,
+                    sources: Vec::new(),
                     train_loss: None,
                     heldout_l1: None,
                     heldout_sc: None,
                     dsp_reference: None,
+                    legs: Vec::new(),
                 };
                 let mut net = options.config.init(&device)?;
                 // The fill starts at each bin's mean log magnitude, well below what loud bins
@@ -209,6 +261,7 @@ pub fn train(
                 (state, net, AdamConfig::new().init())
             }
         };
+    state.begin_leg(train.len(), sources);
     let eval = eval_windows(heldout);
     if state.dsp_reference.is_none() && !eval.is_empty() {
         let (l1, sc) = dsp_baseline(heldout, &eval, &base);
@@ -232,6 +285,9 @@ pub fn train(
         let grads = GradientsParams::from_grads(total.backward(), &net);
         net = optim.step(learning_rate(options, step), net, grads);
         state.step = step + 1;
+        if let Some(leg) = state.legs.last_mut() {
+            leg.to_step = state.step;
+        }
         sum += f64::from(value);
         count += 1;
         let done = state.step;
