@@ -6,8 +6,9 @@
 #   nohup setsid scripts/train-vocoder.sh > ~/.cache/refrain/vocoder/train.log 2>&1 &
 #
 # Env: OUT (checkpoint dir), STEPS, LR, BACKEND (cpu|cuda; cuda also builds with --features
-# cuda), EXPORT (the directory to export to; empty = do not export), PHASE_ITERS (Griffin-Lim
-# iterations after PGHI written into the export, default 4), SYNTH_LOOPS (also learn from this
+# cuda), EXPORT (the directory to export to; empty = do not export), PHASE_INIT (pghi|random),
+# PHASE_ITERS, PHASE_MOMENTUM (how the engine finds the phase; default: the engine's, which
+# `cargo xtask bench vocoder` chose: random phases, 24 iterations, momentum 0.99), SYNTH_LOOPS (also learn from this
 # many of the corpus's synthetic loops, default 0; the shipped network's third leg used 240).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,9 @@ RUST_LOG=${RUST_LOG:-warn,refrain_trainer=info} "$OUT/bin/refrain-trainer" vocod
     --resume --out "$OUT" --steps "$STEPS" --lr "$LR" --backend "$BACKEND" \
     --eval-every 250 --checkpoint-every 200 --synth-loops "${SYNTH_LOOPS:-0}"
 if [ -n "$EXPORT" ]; then
-    # 4 Griffin-Lim iterations after PGHI: what `cargo xtask bench vocoder` measured as the
-    # best quality for no more time than Griffin-Lim 32.
-    "$OUT/bin/refrain-trainer" vocoder export --checkpoint "$OUT" --to "$EXPORT" \
-        --phase-iters "${PHASE_ITERS:-4}"
+    PHASE=()
+    [ -n "${PHASE_INIT:-}" ] && PHASE+=(--phase-init "$PHASE_INIT")
+    [ -n "${PHASE_ITERS:-}" ] && PHASE+=(--phase-iters "$PHASE_ITERS")
+    [ -n "${PHASE_MOMENTUM:-}" ] && PHASE+=(--phase-momentum "$PHASE_MOMENTUM")
+    "$OUT/bin/refrain-trainer" vocoder export --checkpoint "$OUT" --to "$EXPORT" "${PHASE[@]}"
 fi

@@ -12,7 +12,7 @@ use refrain_engine::spectrogram::{
     QualityMeter, Spectrum, Stft, PGHI_TOLERANCE,
 };
 use refrain_engine::vocoder::{
-    self, PghiVocoder, Vocoder, GRIFFIN_LIM, NEURAL, PGHI, PGHI_ITERS, PGHI_MOMENTUM,
+    self, PghiVocoder, PhaseInit, Vocoder, GRIFFIN_LIM, NEURAL, PGHI, PGHI_ITERS, PGHI_MOMENTUM,
 };
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -49,16 +49,29 @@ fn rows(config: &AudioConfig) -> Vec<Row> {
     let dir = refrain_engine::locator::shipped_vocoder();
     match vocoder::NeuralVocoder::load(&dir, config) {
         Ok(v) => {
-            let iters = v.spec().phase_iters;
+            let spec = v.spec().clone();
             rows.push(row(
-                &format!("{NEURAL} (PGHI + {iters} it){}", default(NEURAL)),
+                &format!(
+                    "{NEURAL} ({}){}",
+                    phase_label(spec.phase_init, spec.phase_iters, spec.phase_momentum),
+                    default(NEURAL)
+                ),
                 Ok(Box::new(v)),
             ));
-            for iters in [0, 4, 32] {
+            // The phase settings the export chose between (`refrain-trainer vocoder export`).
+            for (init, iters, momentum) in [
+                (PhaseInit::Pghi, 0, PGHI_MOMENTUM),
+                (PhaseInit::Pghi, 4, PGHI_MOMENTUM),
+                (PhaseInit::Pghi, 4, 0.99),
+                (PhaseInit::Pghi, 32, PGHI_MOMENTUM),
+                (PhaseInit::Random, 16, 0.99),
+                (PhaseInit::Random, 24, 0.99),
+                (PhaseInit::Random, 32, 0.99),
+            ] {
                 if let Ok(mut v) = vocoder::NeuralVocoder::load(&dir, config) {
-                    v.set_phase_iters(iters);
+                    v.set_phase(init, iters, momentum);
                     rows.push(row(
-                        &format!("{NEURAL} (PGHI + {iters} it)"),
+                        &format!("{NEURAL} ({})", phase_label(init, iters, momentum)),
                         Ok(Box::new(v)),
                     ));
                 }
@@ -80,6 +93,15 @@ fn rows(config: &AudioConfig) -> Vec<Row> {
         ));
     }
     rows
+}
+
+/// "PGHI + 4 it, m 0.5" / "random + 24 it, m 0.99".
+fn phase_label(init: PhaseInit, iters: usize, momentum: f32) -> String {
+    let from = match init {
+        PhaseInit::Pghi => "PGHI",
+        PhaseInit::Random => "random",
+    };
+    format!("{from} + {iters} it, m {momentum}")
 }
 
 fn row(label: &str, v: Result<Box<dyn Vocoder>, vocoder::VocoderError>) -> Row {

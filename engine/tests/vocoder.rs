@@ -4,7 +4,7 @@ use refrain_engine::spectrogram::{
     griffin_lim, griffin_lim_from, pghi_phase, spectral_convergence, AudioConfig, GriffinLim, Mel,
     MelTransform, PghiGeometry, Spectrum, Stft, PGHI_TOLERANCE,
 };
-use refrain_engine::vocoder::{self, VocoderError};
+use refrain_engine::vocoder::{self, Vocoder, VocoderError};
 
 /// 5.94 s at 22.05 kHz: a linear chirp 200 → 1982 Hz, a steady 1234.5 Hz sine (between bins)
 /// and a click every 5000 samples — glides, steady tones and transients at once.
@@ -184,6 +184,7 @@ fn a_missing_or_damaged_neural_vocoder_falls_back_to_griffin_lim_with_a_warning(
         audio: config.clone(),
         network: "vocoder.onnx".into(),
         sha256: "00".repeat(32),
+        phase_init: vocoder::PhaseInit::Pghi,
         phase_iters: 4,
         phase_momentum: 0.5,
         magnitude_floor: 1e-5,
@@ -221,6 +222,12 @@ fn a_missing_or_damaged_neural_vocoder_falls_back_to_griffin_lim_with_a_warning(
     assert!(warning.unwrap().contains("hifi-gan"));
     let (_, warning) = vocoder::resolve(vocoder::GRIFFIN_LIM, &config, &dir).unwrap();
     assert!(warning.is_none());
+
+    // A spec written before `phase_init` existed still reads, as the PGHI start it meant.
+    let mut old = serde_json::to_value(&spec).unwrap();
+    old.as_object_mut().unwrap().remove("phase_init");
+    let old: vocoder::NeuralSpec = serde_json::from_value(old).unwrap();
+    assert_eq!(old.phase_init, vocoder::PhaseInit::Pghi);
 }
 
 #[test]
@@ -251,6 +258,16 @@ fn shipped_neural_vocoder_renders_music_quietly_silence_and_survives_nan() {
         hush.is_finite() && hush < loud * 0.01,
         "silence {hush} vs music {loud}"
     );
+    // Both phase starts render the window; they are different renders.
+    let mut other = vocoder::NeuralVocoder::load(&dir, &config).unwrap();
+    let other_init = match other.spec().phase_init {
+        vocoder::PhaseInit::Pghi => vocoder::PhaseInit::Random,
+        vocoder::PhaseInit::Random => vocoder::PhaseInit::Pghi,
+    };
+    other.set_phase(other_init, 4, 0.5);
+    let alt = other.render(&mel, 7).unwrap();
+    assert_eq!(alt.len(), audio.len());
+    assert!(alt.iter().all(|s| s.is_finite()) && alt != audio);
     let mut broken = mel.clone();
     broken.data[100] = f32::NAN;
     broken.data[2000] = f32::INFINITY;

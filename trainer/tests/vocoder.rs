@@ -7,7 +7,8 @@ use burn::tensor::Device;
 use refrain_engine::spectrogram::{AudioConfig, Mel, MelTransform};
 use refrain_engine::vocoder::{self, neural::SPEC_FILE, NeuralVocoder, Vocoder};
 use refrain_trainer::vocoder::{
-    export_dir, latest_checkpoint, load_net, train, Pairs, VocoderConfig, VocoderTrainOptions,
+    export_dir, latest_checkpoint, load_net, train, Pairs, PhaseSettings, VocoderConfig,
+    VocoderTrainOptions,
 };
 
 fn audio_config() -> AudioConfig {
@@ -134,7 +135,11 @@ fn trains_resumes_exports_and_matches_onnx_runtime() {
     let device = Device::default();
     let net = load_net(&ckpt, &state, &device).unwrap();
     let dir = tmp.path().join("vocoder");
-    let spec = export_dir(&net, &state, Some(4), "card", &dir).unwrap();
+    let phase = PhaseSettings {
+        iters: 4,
+        ..PhaseSettings::default()
+    };
+    let spec = export_dir(&net, &state, phase, "card", &dir).unwrap();
     assert_eq!(spec.audio, audio);
     assert_eq!(spec.phase_iters, 4);
 
@@ -216,7 +221,7 @@ fn trains_resumes_exports_and_matches_onnx_runtime() {
         n_mels: 64,
         ..audio.clone()
     };
-    export_dir(&net, &state, None, "card", &dir).unwrap();
+    export_dir(&net, &state, PhaseSettings::default(), "card", &dir).unwrap();
     assert!(NeuralVocoder::load(&dir, &other).is_err());
 }
 

@@ -12,7 +12,10 @@ pub mod neural;
 mod pghi;
 
 pub use griffin_lim::GriffinLimVocoder;
-pub use neural::{NeuralSpec, NeuralVocoder, DEFAULT_PHASE_ITERS};
+pub use neural::{
+    NeuralSpec, NeuralVocoder, PhaseInit, DEFAULT_PHASE_INIT, DEFAULT_PHASE_ITERS,
+    DEFAULT_PHASE_MOMENTUM,
+};
 pub use pghi::{PghiVocoder, PGHI_ITERS, PGHI_MOMENTUM};
 
 use crate::spectrogram::{AudioConfig, Mel, SpectrogramError};

@@ -1,11 +1,13 @@
 //! `refrain-trainer vocoder train|export`: the neural vocoder on the corpus packages' audio.
 use anyhow::{bail, Context, Result};
 use refrain_engine::spectrogram::AudioConfig;
+use refrain_engine::vocoder::PhaseInit;
 use refrain_trainer::corpus::package_source;
 use refrain_trainer::synth::example_spec;
 use refrain_trainer::training::Backend;
 use refrain_trainer::vocoder::{
-    self, latest_checkpoint, load_net, Pairs, VocoderConfig, VocoderState, VocoderTrainOptions,
+    self, latest_checkpoint, load_net, Pairs, PhaseSettings, VocoderConfig, VocoderState,
+    VocoderTrainOptions,
 };
 use std::path::PathBuf;
 
@@ -81,10 +83,17 @@ struct ExportArgs {
     /// Where to write the vocoder directory.
     #[arg(long)]
     to: PathBuf,
-    /// Griffin-Lim iterations after PGHI at render time (default: the engine's
-    /// `DEFAULT_PHASE_ITERS`, chosen by `cargo xtask bench vocoder`).
+    /// Where the phase iterations start at render time: `pghi` or `random` (default: the
+    /// engine's `DEFAULT_PHASE_INIT`, chosen by `cargo xtask bench vocoder`).
+    #[arg(long, value_parser = ["pghi", "random"])]
+    phase_init: Option<String>,
+    /// Griffin-Lim iterations after the network at render time (default: the engine's
+    /// `DEFAULT_PHASE_ITERS`).
     #[arg(long)]
     phase_iters: Option<usize>,
+    /// Momentum of those iterations (default: the engine's `DEFAULT_PHASE_MOMENTUM`).
+    #[arg(long)]
+    phase_momentum: Option<f32>,
 }
 
 /// Runs the subcommand.
@@ -136,8 +145,9 @@ fn train(args: &TrainArgs) -> Result<()> {
         println!("{added} windows of synthetic loops");
         // Named with their count, then the licence in brackets, as `license` reads it.
         sources.push(format!(
-            "{} synthetic loops of trainer/src/synth.rs (MIT)",
-            args.synth_loops
+            "synthetic loops 0–{} of trainer/src/synth.rs, less every 10th and the example \
+loop's seed {example} (MIT)",
+            args.synth_loops - 1
         ));
     }
     let mut heldout = Pairs::new(&audio);
@@ -182,7 +192,17 @@ fn export(args: &ExportArgs) -> Result<()> {
     };
     let device = Backend::Cpu.device()?;
     let net = load_net(&dir, &state, &device)?;
-    let spec = vocoder::export_dir(&net, &state, args.phase_iters, &card(&state), &args.to)?;
+    let defaults = PhaseSettings::default();
+    let phase = PhaseSettings {
+        init: match args.phase_init.as_deref() {
+            Some("random") => PhaseInit::Random,
+            Some("pghi") => PhaseInit::Pghi,
+            _ => defaults.init,
+        },
+        iters: args.phase_iters.unwrap_or(defaults.iters),
+        momentum: args.phase_momentum.unwrap_or(defaults.momentum),
+    };
+    let spec = vocoder::export_dir(&net, &state, phase, &card(&state, &phase), &args.to)?;
     let size = std::fs::metadata(args.to.join(&spec.network)).map_or(0, |m| m.len());
     println!(
         "exported step {} to {} ({:.1} MB network)",
@@ -194,16 +214,15 @@ fn export(args: &ExportArgs) -> Result<()> {
 }
 
 /// The model card: what the network is, what it learned from, how well, and its license.
-fn card(state: &VocoderState) -> String {
+fn card(state: &VocoderState, phase: &PhaseSettings) -> String {
     let c = &state.config;
     let figure =
         |v: Option<f32>| v.map_or_else(|| "not measured".to_string(), |v| format!("{v:.4}"));
     format!(
         "---\nlicense: {license}\n---\n# refrain neural vocoder — model card\n\n\
 A Vocos-style ConvNeXt network (Siuzdak 2023) that predicts the STFT magnitude of every frame \
-from Refrain's model-range mel (256 bands, 22 050 Hz, n_fft 2048, hop 512); the engine takes \
-the phase from phase-gradient heap integration on that magnitude and a few Griffin-Lim \
-iterations. It replaces the mel inversion (pseudo-inverse + NNLS), which is where Griffin-Lim \
+from Refrain's model-range mel (256 bands, 22 050 Hz, n_fft 2048, hop 512); the engine finds \
+the phase with {phase}. It replaces the mel inversion (pseudo-inverse + NNLS), which is where Griffin-Lim \
 loses most (README, Vocoders).\n\n\
 - Network (corrects the DSP inversion: per bin a log-gain on its magnitude and a magnitude \
 added to it, so loud bins it gets right are kept and bins it left empty are filled): \
@@ -213,19 +232,30 @@ plus a 1025 → {dim} projection of the DSP's log magnitude, LayerNorm, 1×1 hea
 values; {params} parameters.\n\
 - Inputs `mel` [1, 1, 256, 256] and `base` [1, 1, 1025, 256] (ln of the DSP inversion's \
 magnitude, floored at 1e-5); output `heads` [1, 2050, 256]: |X| = exp(base + gain) + \
-exp(fill), relative to the window's loudest mel band (the engine combines them, then PGHI \
-phase and a few Griffin-Lim iterations).\n\
+exp(fill), relative to the window's loudest mel band (the engine combines them, then finds \
+the phase).\n\
 - Trained {steps} steps (Adam, L1 on log magnitude + spectral convergence) on windows of \
 5.94 s: {legs}. Every 10th file of each package (and of the synthetic loops) is held out, as \
 in the corpus.\n\
 - Held-out ({heldout} windows): log-magnitude L1 {l1}, spectral convergence {sc}; the DSP \
 inversion it corrects, on the same windows: {dsp}.\n\
 - Reproduce: for each leg in turn, `STEPS=<its last step> scripts/train-vocoder.sh`, with \
-`SYNTH_LOOPS=N` for a leg that names N synthetic loops (each run trains with `--resume` into \
+`SYNTH_LOOPS=N` for a leg that names synthetic loops 0–(N−1) (each run trains with `--resume` into \
 `~/.cache/refrain/vocoder/run`, then exports here).\n\n\
 ## License\n\nThe weights are derived from the music listed above and carry its licenses \
 ({license}).\n",
         license = license(&state.sources),
+        phase = match phase.init {
+            PhaseInit::Pghi => format!(
+                "phase-gradient heap integration (PGHI) on that magnitude, then {} Griffin-Lim \
+iterations of momentum {}",
+                phase.iters, phase.momentum
+            ),
+            PhaseInit::Random => format!(
+                "{} Griffin-Lim iterations of momentum {} from random phases",
+                phase.iters, phase.momentum
+            ),
+        },
         k = c.kernel,
         dim = c.dim,
         blocks = c.blocks,

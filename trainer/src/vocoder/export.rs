@@ -7,7 +7,9 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use refrain_engine::manifest::sha256_file;
 use refrain_engine::vocoder::neural::{NeuralSpec, BASE, INPUT, OUTPUT, SPEC_FILE, SPEC_FORMAT};
-use refrain_engine::vocoder::{DEFAULT_PHASE_ITERS, PGHI_MOMENTUM};
+use refrain_engine::vocoder::{
+    PhaseInit, DEFAULT_PHASE_INIT, DEFAULT_PHASE_ITERS, DEFAULT_PHASE_MOMENTUM,
+};
 use std::path::Path;
 
 /// Contract names of the vocoder network's input and output.
@@ -15,13 +17,34 @@ pub const VOCODER_IO: (&[&str], &[&str]) = (&[INPUT, BASE], &[OUTPUT]);
 /// The network's file name in the directory.
 const NETWORK: &str = "vocoder.onnx";
 
+/// How the engine finds the phase after the network (written into `vocoder.json`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhaseSettings {
+    /// Where the Griffin-Lim iterations start.
+    pub init: PhaseInit,
+    /// Griffin-Lim iterations.
+    pub iters: usize,
+    /// Their momentum.
+    pub momentum: f32,
+}
+
+impl Default for PhaseSettings {
+    fn default() -> Self {
+        Self {
+            init: DEFAULT_PHASE_INIT,
+            iters: DEFAULT_PHASE_ITERS,
+            momentum: DEFAULT_PHASE_MOMENTUM,
+        }
+    }
+}
+
 /// Writes `dir/{vocoder.onnx, vocoder.names.json, vocoder.json, MODEL_CARD.md}` for `net`
 /// (trained as `state` says); `card` is the model card's text. The spec is written last, so a
 /// directory cut short by a kill has no spec and is refused (and fallen back from) as a whole.
 pub fn export_dir(
     net: &VocoderNet,
     state: &VocoderState,
-    phase_iters: Option<usize>,
+    phase: PhaseSettings,
     card: &str,
     dir: &Path,
 ) -> Result<NeuralSpec, VocoderError> {
@@ -55,8 +78,9 @@ pub fn export_dir(
         audio,
         network: NETWORK.into(),
         sha256,
-        phase_iters: phase_iters.unwrap_or(DEFAULT_PHASE_ITERS),
-        phase_momentum: PGHI_MOMENTUM,
+        phase_init: phase.init,
+        phase_iters: phase.iters,
+        phase_momentum: phase.momentum,
         magnitude_floor: MAGNITUDE_FLOOR,
         training: Some(serde_json::json!({
             "steps": state.step,

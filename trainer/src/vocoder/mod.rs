@@ -15,7 +15,7 @@ mod model;
 mod train;
 
 pub use data::{read_mono, Batch, Pairs, MAGNITUDE_FLOOR};
-pub use export::{export_dir, VOCODER_IO};
+pub use export::{export_dir, PhaseSettings, VOCODER_IO};
 pub use model::{VocoderConfig, VocoderNet};
 pub use train::{
     dsp_baseline, eval_windows, heldout_figures, latest_checkpoint, load_net, loss, train,
