@@ -9,7 +9,8 @@
 # cuda), EXPORT (the directory to export to; empty = do not export), PHASE_INIT (pghi|random),
 # PHASE_ITERS, PHASE_MOMENTUM (how the engine finds the phase; default: the engine's, which
 # `cargo xtask bench vocoder` chose: random phases, 24 iterations, momentum 0.99), SYNTH_LOOPS (also learn from this
-# many of the corpus's synthetic loops, default 0; the shipped network's third leg used 240).
+# many of the corpus's synthetic loops, default 0; the shipped network's third leg used 240),
+# INVERSE_STEPS (NNLS steps of the DSP inversion the network corrects; default: the inversion's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$HOME/.cache/refrain/vocoder/run}
@@ -28,7 +29,8 @@ mv -f "$OUT/bin/refrain-trainer.tmp" "$OUT/bin/refrain-trainer"
 echo "== $(date -u +%FT%TZ) vocoder train to $STEPS steps"
 RUST_LOG=${RUST_LOG:-warn,refrain_trainer=info} "$OUT/bin/refrain-trainer" vocoder train \
     --resume --out "$OUT" --steps "$STEPS" --lr "$LR" --backend "$BACKEND" \
-    --eval-every 250 --checkpoint-every 200 --synth-loops "${SYNTH_LOOPS:-0}"
+    --eval-every 250 --checkpoint-every 200 --synth-loops "${SYNTH_LOOPS:-0}" \
+    ${INVERSE_STEPS:+--inverse-steps "$INVERSE_STEPS"}
 if [ -n "$EXPORT" ]; then
     PHASE=()
     [ -n "${PHASE_INIT:-}" ] && PHASE+=(--phase-init "$PHASE_INIT")

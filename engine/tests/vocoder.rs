@@ -188,6 +188,7 @@ fn a_missing_or_damaged_neural_vocoder_falls_back_to_griffin_lim_with_a_warning(
         phase_iters: 4,
         phase_momentum: 0.5,
         magnitude_floor: 1e-5,
+        inverse_steps: None,
         training: None,
     };
     std::fs::write(

@@ -8,7 +8,7 @@ use refrain_engine::spectrogram::{AudioConfig, Mel, MelTransform};
 use refrain_engine::vocoder::{self, neural::SPEC_FILE, NeuralVocoder, Vocoder};
 use refrain_trainer::vocoder::{
     export_dir, latest_checkpoint, load_net, train, Pairs, PhaseSettings, VocoderConfig,
-    VocoderTrainOptions,
+    VocoderNet, VocoderTrainOptions,
 };
 
 fn audio_config() -> AudioConfig {
@@ -144,33 +144,12 @@ fn trains_resumes_exports_and_matches_onnx_runtime() {
     assert_eq!(spec.phase_iters, 4);
 
     // burn and ONNX Runtime predict the same magnitudes.
-    let w = heldout.windows(&[3], &device);
-    let mel_t = w.mel.clone();
-    let burn: Vec<f32> = net
-        .forward(w.mel, w.base)
-        .exp()
-        .to_data()
-        .try_to_vec::<f32>()
-        .unwrap();
-    let mel = Mel {
-        n_mels: audio.n_mels,
-        frames: audio.frames,
-        data: mel_t.to_data().try_to_vec::<f32>().unwrap(),
-    };
-    let mut neural = NeuralVocoder::load(&dir, &audio).unwrap();
-    let ort = neural.magnitude(&mel).unwrap();
-    let (n_freqs, frames) = (audio.n_freqs(), audio.frames);
-    let mut worst = 0.0f32;
-    for k in 0..n_freqs {
-        for t in 0..frames {
-            let (a, b) = (burn[k * frames + t], ort[t * n_freqs + k]);
-            worst = worst.max((a - b).abs() / a.abs().max(1e-6));
-        }
-    }
+    let (worst, mel) = parity(&net, &heldout, &dir, &audio);
     assert!(worst < 1e-3, "relative burn/ort difference {worst}");
+    let mut neural = NeuralVocoder::load(&dir, &audio).unwrap();
 
     // Renders the window length, finite, reproducible; silence and NaN are survived.
-    let expected = frames * audio.hop_length - 1;
+    let expected = audio.frames * audio.hop_length - 1;
     let clip = neural.render(&mel, 1).unwrap();
     assert_eq!(clip.len(), expected);
     assert!(clip.iter().all(|s| s.is_finite()));
@@ -223,6 +202,76 @@ fn trains_resumes_exports_and_matches_onnx_runtime() {
     };
     export_dir(&net, &state, PhaseSettings::default(), "card", &dir).unwrap();
     assert!(NeuralVocoder::load(&dir, &other).is_err());
+}
+
+/// The largest relative difference between burn's and the engine's (ONNX Runtime's) magnitude
+/// for window 3 of `pairs`, with that window's mel; the engine builds the DSP base itself.
+fn parity(
+    net: &VocoderNet,
+    pairs: &Pairs,
+    dir: &std::path::Path,
+    audio: &AudioConfig,
+) -> (f32, Mel) {
+    let device = Device::default();
+    let w = pairs.windows(&[3], &device);
+    let mel_t = w.mel.clone();
+    let burn: Vec<f32> = net
+        .forward(w.mel, w.base)
+        .exp()
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let mel = Mel {
+        n_mels: audio.n_mels,
+        frames: audio.frames,
+        data: mel_t.to_data().try_to_vec::<f32>().unwrap(),
+    };
+    let mut neural = NeuralVocoder::load(dir, audio).unwrap();
+    let ort = neural.magnitude(&mel).unwrap();
+    let (n_freqs, frames) = (audio.n_freqs(), audio.frames);
+    let mut worst = 0.0f32;
+    for k in 0..n_freqs {
+        for t in 0..frames {
+            let (a, b) = (burn[k * frames + t], ort[t * n_freqs + k]);
+            worst = worst.max((a - b).abs() / a.abs().max(1e-6));
+        }
+    }
+    (worst, mel)
+}
+
+#[test]
+fn a_network_trained_on_a_cheaper_inversion_is_rendered_with_it() {
+    let audio = audio_config();
+    let mut transform = MelTransform::new(&audio).unwrap();
+    transform.set_inverse_steps(0);
+    let mut cheap = Pairs::new(&audio).with_inverse_steps(Some(0));
+    cheap
+        .add_audio(&notes(&audio, 6.0, 0.0), &mut transform)
+        .unwrap();
+    assert_ne!(
+        cheap.bases,
+        pairs(&audio, 0.0).bases,
+        "the base is the cheaper inversion's"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut options = VocoderTrainOptions::new(tmp.path().join("run"), 10);
+    options.config = net_config(&audio);
+    options.batch = 4;
+    options.crop = 16;
+    options.warmup = 5;
+    options.eval_every = 10;
+    options.checkpoint_every = 10;
+    let report = train(&options, &audio, &cheap, &cheap, vec!["notes".into()]).unwrap();
+    assert_eq!(report.state.inverse_steps, Some(0));
+    assert_eq!(report.state.legs[0].inverse_steps, Some(0));
+    let (ckpt, state) = latest_checkpoint(&options.out).unwrap();
+    let net = load_net(&ckpt, &state, &Device::default()).unwrap();
+    let dir = tmp.path().join("vocoder");
+    let spec = export_dir(&net, &state, PhaseSettings::default(), "card", &dir).unwrap();
+    assert_eq!(spec.inverse_steps, Some(0));
+    // The engine feeds the network the same cheaper inversion it learned to correct.
+    let (worst, _) = parity(&net, &cheap, &dir, &audio);
+    assert!(worst < 1e-3, "relative burn/ort difference {worst}");
 }
 
 #[test]

@@ -117,8 +117,8 @@ impl MelTransform {
         Ok(self.magnitude_from_frames(&frames_major))
     }
 
-    /// Uses `steps` NNLS refinement steps in the mel inversion from now on (the neural vocoder
-    /// corrects a cheaper inversion; 0 = the clipped pseudo-inverse).
+    /// Uses `steps` NNLS refinement steps in the mel inversion from now on (a neural vocoder
+    /// whose spec says so corrects a cheaper inversion; 0 = the clipped pseudo-inverse).
     pub fn set_inverse_steps(&mut self, steps: usize) {
         self.inverse = Some(MelInverse::new(&self.filterbank).with_steps(steps));
     }

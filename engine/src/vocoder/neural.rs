@@ -78,6 +78,10 @@ pub struct NeuralSpec {
     pub phase_momentum: f32,
     /// Floor of the magnitudes before the log, relative to the loudest mel band.
     pub magnitude_floor: f32,
+    /// NNLS steps of the DSP mel inversion the network was trained to correct (absent: the
+    /// inversion's default, as before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverse_steps: Option<usize>,
     /// Free-form training summary (data, steps, held-out figures); not interpreted here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,
@@ -156,9 +160,13 @@ impl NeuralVocoder {
                 "network has inputs {inputs:?} and outputs {outputs:?}, expected [{INPUT:?}, {BASE:?}] and [{OUTPUT:?}]"
             )));
         }
+        let mut transform = MelTransform::new(config)?;
+        if let Some(steps) = spec.inverse_steps {
+            transform.set_inverse_steps(steps);
+        }
         Ok(Self {
             session,
-            transform: MelTransform::new(config)?,
+            transform,
             spec,
             dir: dir.to_path_buf(),
         })

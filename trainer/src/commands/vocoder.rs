@@ -49,6 +49,11 @@ struct TrainArgs {
     /// ones the corpus holds out and the example loop's seed (the bench's synth family).
     #[arg(long, default_value_t = 0)]
     synth_loops: usize,
+    /// NNLS steps of the DSP mel inversion the network learns to correct (default: the
+    /// inversion's own; 0 = the clipped pseudo-inverse, which makes rendering cheaper). A
+    /// resumed run that changes it starts a new leg.
+    #[arg(long)]
+    inverse_steps: Option<usize>,
     /// Use at most this many training files per package (quick runs and tests).
     #[arg(long)]
     max_files: Option<usize>,
@@ -135,7 +140,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         train_files.len(),
         heldout_files.len()
     );
-    let mut train_pairs = Pairs::new(&audio);
+    let mut train_pairs = Pairs::new(&audio).with_inverse_steps(args.inverse_steps);
     train_pairs.add_files(&train_files, &audio)?;
     if args.synth_loops > 0 {
         let example = example_spec().seed;
@@ -150,7 +155,7 @@ loop's seed {example} (MIT)",
             args.synth_loops - 1
         ));
     }
-    let mut heldout = Pairs::new(&audio);
+    let mut heldout = Pairs::new(&audio).with_inverse_steps(args.inverse_steps);
     heldout.add_files(&heldout_files, &audio)?;
     println!(
         "{} training windows, {} held-out windows",

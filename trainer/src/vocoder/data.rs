@@ -36,6 +36,9 @@ pub struct Pairs {
     pub log_mags: Vec<f32>,
     /// The same layout: ln of the DSP mel inversion's magnitude (the network's `base` input).
     pub bases: Vec<f32>,
+    /// NNLS steps of that inversion in the windows this adds from files and loops (`None`: the
+    /// inversion's default); `add_audio` uses whatever its caller's transform is set to.
+    pub inverse_steps: Option<usize>,
 }
 
 impl Pairs {
@@ -47,6 +50,12 @@ impl Pairs {
             frames: config.frames,
             ..Self::default()
         }
+    }
+
+    /// The same pairs, building their DSP base with `steps` NNLS steps (`None`: the default).
+    pub fn with_inverse_steps(mut self, steps: Option<usize>) -> Self {
+        self.inverse_steps = steps;
+        self
     }
 
     /// Windows held.
@@ -114,7 +123,7 @@ impl Pairs {
         indices: impl IntoIterator<Item = usize>,
         config: &AudioConfig,
     ) -> Result<usize, VocoderError> {
-        let mut transform = MelTransform::new(config)?;
+        let mut transform = transform_for(config, self.inverse_steps)?;
         let mut added = 0;
         for i in indices {
             let spec = corpus_spec(i, config.window_secs(), config.sample_rate);
@@ -134,12 +143,13 @@ impl Pairs {
         files: &[PathBuf],
         config: &AudioConfig,
     ) -> Result<usize, VocoderError> {
+        let steps = self.inverse_steps;
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
         let chunk = files.len().div_ceil(workers).max(1);
         let parts: Vec<Result<Pairs, VocoderError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = files
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || decode_part(part, config)))
+                .map(|part| scope.spawn(move || decode_part(part, config, steps)))
                 .collect();
             handles
                 .into_iter()
@@ -234,8 +244,21 @@ pub struct Batch {
     pub target: Tensor<3>,
 }
 
-fn decode_part(files: &[PathBuf], config: &AudioConfig) -> Result<Pairs, VocoderError> {
+/// The engine's transform, its inversion set to `steps` NNLS steps when given.
+fn transform_for(config: &AudioConfig, steps: Option<usize>) -> Result<MelTransform, VocoderError> {
     let mut transform = MelTransform::new(config)?;
+    if let Some(steps) = steps {
+        transform.set_inverse_steps(steps);
+    }
+    Ok(transform)
+}
+
+fn decode_part(
+    files: &[PathBuf],
+    config: &AudioConfig,
+    steps: Option<usize>,
+) -> Result<Pairs, VocoderError> {
+    let mut transform = transform_for(config, steps)?;
     let mut pairs = Pairs::new(config);
     for file in files {
         match read_mono(file, config.sample_rate) {

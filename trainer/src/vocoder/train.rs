@@ -99,6 +99,9 @@ pub struct VocoderState {
     /// Each run on different data, in order (empty in checkpoints from before legs were kept).
     #[serde(default)]
     pub legs: Vec<TrainingLeg>,
+    /// NNLS steps of the DSP inversion the network corrects (`None`: the inversion's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverse_steps: Option<usize>,
 }
 
 /// A stretch of training on one set of windows: the model card says what each leg learned from.
@@ -112,13 +115,26 @@ pub struct TrainingLeg {
     pub train_windows: usize,
     /// What those windows came from.
     pub sources: Vec<String>,
+    /// NNLS steps of the DSP base in this leg (`None`: the inversion's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverse_steps: Option<usize>,
 }
 
 impl VocoderState {
     /// Starts a leg at the current step unless `sources` and `train_windows` are the last
     /// leg's (a resume on the same data continues it); empty `sources` means "the same as
     /// before". `sources` becomes the union over every leg.
-    pub fn begin_leg(&mut self, train_windows: usize, sources: Vec<String>) {
+    pub fn begin_leg(
+        &mut self,
+        train_windows: usize,
+        sources: Vec<String>,
+        inverse_steps: Option<usize>,
+    ) {
+        if inverse_steps != self.inverse_steps {
+            // A different base: the DSP reference figures are measured again.
+            self.dsp_reference = None;
+            self.inverse_steps = inverse_steps;
+        }
         if self.legs.is_empty() && self.step > 0 {
             // A checkpoint from before legs were recorded: what it recorded is its one leg.
             self.legs.push(TrainingLeg {
@@ -126,6 +142,7 @@ impl VocoderState {
                 to_step: self.step,
                 train_windows: self.train_windows,
                 sources: self.sources.clone(),
+                inverse_steps: None,
             });
         }
         let sources = match (sources.is_empty(), self.legs.last()) {
@@ -133,7 +150,10 @@ impl VocoderState {
             _ => sources,
         };
         let continues = self.legs.last().is_some_and(|l| {
-            l.to_step == self.step && l.train_windows == train_windows && l.sources == sources
+            l.to_step == self.step
+                && l.train_windows == train_windows
+                && l.sources == sources
+                && l.inverse_steps == inverse_steps
         });
         if !continues {
             self.legs.push(TrainingLeg {
@@ -141,6 +161,7 @@ impl VocoderState {
                 to_step: self.step,
                 train_windows,
                 sources: sources.clone(),
+                inverse_steps,
             });
         }
         for source in sources {
@@ -248,6 +269,7 @@ pub fn train(
                     heldout_sc: None,
                     dsp_reference: None,
                     legs: Vec::new(),
+                    inverse_steps: train.inverse_steps,
                 };
                 let mut net = options.config.init(&device)?;
                 // The fill starts at each bin's mean log magnitude, well below what loud bins
@@ -261,7 +283,7 @@ pub fn train(
                 (state, net, AdamConfig::new().init())
             }
         };
-    state.begin_leg(train.len(), sources);
+    state.begin_leg(train.len(), sources, train.inverse_steps);
     let eval = eval_windows(heldout);
     if state.dsp_reference.is_none() && !eval.is_empty() {
         let (l1, sc) = dsp_baseline(heldout, &eval, &base);
