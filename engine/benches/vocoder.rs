@@ -49,13 +49,10 @@ fn rows(config: &AudioConfig) -> Vec<Row> {
     let dir = refrain_engine::locator::shipped_vocoder();
     match vocoder::NeuralVocoder::load(&dir, config) {
         Ok(v) => {
-            let spec = v.spec().clone();
+            let spec = v.spec();
+            let label = phase_label(spec.phase_init, spec.phase_iters, spec.phase_momentum);
             rows.push(row(
-                &format!(
-                    "{NEURAL} ({}){}",
-                    phase_label(spec.phase_init, spec.phase_iters, spec.phase_momentum),
-                    default(NEURAL)
-                ),
+                &format!("{NEURAL} ({label}){}", default(NEURAL)),
                 Ok(Box::new(v)),
             ));
             // The phase settings the export chose between (`refrain-trainer vocoder export`).

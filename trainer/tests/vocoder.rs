@@ -242,8 +242,7 @@ fn parity(
 #[test]
 fn a_network_trained_on_a_cheaper_inversion_is_rendered_with_it() {
     let audio = audio_config();
-    let mut transform = MelTransform::new(&audio).unwrap();
-    transform.set_inverse_steps(0);
+    let mut transform = MelTransform::with_inverse_steps(&audio, Some(0)).unwrap();
     let mut cheap = Pairs::new(&audio).with_inverse_steps(Some(0));
     cheap
         .add_audio(&notes(&audio, 6.0, 0.0), &mut transform)
@@ -262,7 +261,7 @@ fn a_network_trained_on_a_cheaper_inversion_is_rendered_with_it() {
     options.eval_every = 10;
     options.checkpoint_every = 10;
     let report = train(&options, &audio, &cheap, &cheap, vec!["notes".into()]).unwrap();
-    assert_eq!(report.state.inverse_steps, Some(0));
+    assert_eq!(report.state.inverse_steps(), Some(0));
     assert_eq!(report.state.legs[0].inverse_steps, Some(0));
     let (ckpt, state) = latest_checkpoint(&options.out).unwrap();
     let net = load_net(&ckpt, &state, &Device::default()).unwrap();

@@ -117,6 +117,19 @@ impl MelTransform {
         Ok(self.magnitude_from_frames(&frames_major))
     }
 
+    /// [`MelTransform::new`] with its mel inversion set to `steps` NNLS steps when given (what a
+    /// neural vocoder's spec asks for, and what its training must build its input with).
+    pub fn with_inverse_steps(
+        config: &AudioConfig,
+        steps: Option<usize>,
+    ) -> Result<Self, SpectrogramError> {
+        let mut transform = Self::new(config)?;
+        if let Some(steps) = steps {
+            transform.set_inverse_steps(steps);
+        }
+        Ok(transform)
+    }
+
     /// Uses `steps` NNLS refinement steps in the mel inversion from now on (a neural vocoder
     /// whose spec says so corrects a cheaper inversion; 0 = the clipped pseudo-inverse).
     pub fn set_inverse_steps(&mut self, steps: usize) {

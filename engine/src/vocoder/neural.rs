@@ -160,13 +160,9 @@ impl NeuralVocoder {
                 "network has inputs {inputs:?} and outputs {outputs:?}, expected [{INPUT:?}, {BASE:?}] and [{OUTPUT:?}]"
             )));
         }
-        let mut transform = MelTransform::new(config)?;
-        if let Some(steps) = spec.inverse_steps {
-            transform.set_inverse_steps(steps);
-        }
         Ok(Self {
             session,
-            transform,
+            transform: MelTransform::with_inverse_steps(config, spec.inverse_steps)?,
             spec,
             dir: dir.to_path_buf(),
         })

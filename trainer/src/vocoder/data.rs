@@ -123,7 +123,7 @@ impl Pairs {
         indices: impl IntoIterator<Item = usize>,
         config: &AudioConfig,
     ) -> Result<usize, VocoderError> {
-        let mut transform = transform_for(config, self.inverse_steps)?;
+        let mut transform = MelTransform::with_inverse_steps(config, self.inverse_steps)?;
         let mut added = 0;
         for i in indices {
             let spec = corpus_spec(i, config.window_secs(), config.sample_rate);
@@ -244,21 +244,12 @@ pub struct Batch {
     pub target: Tensor<3>,
 }
 
-/// The engine's transform, its inversion set to `steps` NNLS steps when given.
-fn transform_for(config: &AudioConfig, steps: Option<usize>) -> Result<MelTransform, VocoderError> {
-    let mut transform = MelTransform::new(config)?;
-    if let Some(steps) = steps {
-        transform.set_inverse_steps(steps);
-    }
-    Ok(transform)
-}
-
 fn decode_part(
     files: &[PathBuf],
     config: &AudioConfig,
     steps: Option<usize>,
 ) -> Result<Pairs, VocoderError> {
-    let mut transform = transform_for(config, steps)?;
+    let mut transform = MelTransform::with_inverse_steps(config, steps)?;
     let mut pairs = Pairs::new(config);
     for file in files {
         match read_mono(file, config.sample_rate) {

@@ -82,7 +82,7 @@ pub fn export_dir(
         phase_iters: phase.iters,
         phase_momentum: phase.momentum,
         magnitude_floor: MAGNITUDE_FLOOR,
-        inverse_steps: state.inverse_steps,
+        inverse_steps: state.inverse_steps(),
         training: Some(serde_json::json!({
             "steps": state.step,
             "config": state.config,

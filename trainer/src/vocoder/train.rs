@@ -99,9 +99,6 @@ pub struct VocoderState {
     /// Each run on different data, in order (empty in checkpoints from before legs were kept).
     #[serde(default)]
     pub legs: Vec<TrainingLeg>,
-    /// NNLS steps of the DSP inversion the network corrects (`None`: the inversion's default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inverse_steps: Option<usize>,
 }
 
 /// A stretch of training on one set of windows: the model card says what each leg learned from.
@@ -121,6 +118,12 @@ pub struct TrainingLeg {
 }
 
 impl VocoderState {
+    /// NNLS steps of the DSP inversion the network now corrects: its last leg's (`None`: the
+    /// inversion's default).
+    pub fn inverse_steps(&self) -> Option<usize> {
+        self.legs.last().and_then(|l| l.inverse_steps)
+    }
+
     /// Starts a leg at the current step unless `sources` and `train_windows` are the last
     /// leg's (a resume on the same data continues it); empty `sources` means "the same as
     /// before". `sources` becomes the union over every leg.
@@ -130,10 +133,9 @@ impl VocoderState {
         sources: Vec<String>,
         inverse_steps: Option<usize>,
     ) {
-        if inverse_steps != self.inverse_steps {
+        if inverse_steps != self.inverse_steps() {
             // A different base: the DSP reference figures are measured again.
             self.dsp_reference = None;
-            self.inverse_steps = inverse_steps;
         }
         if self.legs.is_empty() && self.step > 0 {
             // A checkpoint from before legs were recorded: what it recorded is its one leg.
@@ -269,7 +271,6 @@ pub fn train(
                     heldout_sc: None,
                     dsp_reference: None,
                     legs: Vec::new(),
-                    inverse_steps: train.inverse_steps,
                 };
                 let mut net = options.config.init(&device)?;
                 // The fill starts at each bin's mean log magnitude, well below what loud bins
