@@ -7,8 +7,8 @@ use burn::tensor::Device;
 use refrain_engine::spectrogram::{AudioConfig, Mel, MelTransform};
 use refrain_engine::vocoder::{self, neural::SPEC_FILE, NeuralVocoder, Vocoder};
 use refrain_trainer::vocoder::{
-    export_dir, latest_checkpoint, load_net, train, Pairs, PhaseSettings, VocoderConfig,
-    VocoderNet, VocoderTrainOptions,
+    export_dir, from_export, latest_checkpoint, load_net, train, Pairs, PhaseSettings,
+    VocoderConfig, VocoderNet, VocoderTrainOptions,
 };
 
 fn audio_config() -> AudioConfig {
@@ -35,6 +35,18 @@ fn net_config(audio: &AudioConfig) -> VocoderConfig {
         blocks: 2,
         kernel: 7,
     }
+}
+
+/// Options for a short run of the tiny network into `out`.
+fn tiny_options(out: std::path::PathBuf, steps: usize, audio: &AudioConfig) -> VocoderTrainOptions {
+    let mut options = VocoderTrainOptions::new(out, steps);
+    options.config = net_config(audio);
+    options.batch = 4;
+    options.crop = 16;
+    options.warmup = 5;
+    options.eval_every = 10;
+    options.checkpoint_every = 10;
+    options
 }
 
 /// Seconds of notes: a sine per window whose pitch changes, with a decaying envelope.
@@ -68,14 +80,8 @@ fn trains_resumes_exports_and_matches_onnx_runtime() {
     let (train_pairs, heldout) = (pairs(&audio, 0.0), pairs(&audio, 0.5));
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let mut options = VocoderTrainOptions::new(out.clone(), 30);
-    options.config = net_config(&audio);
-    options.batch = 4;
-    options.crop = 16;
+    let mut options = tiny_options(out.clone(), 30, &audio);
     options.lr = 3e-3;
-    options.warmup = 5;
-    options.eval_every = 10;
-    options.checkpoint_every = 10;
     let first = train(
         &options,
         &audio,
@@ -253,13 +259,7 @@ fn a_network_trained_on_a_cheaper_inversion_is_rendered_with_it() {
         "the base is the cheaper inversion's"
     );
     let tmp = tempfile::tempdir().unwrap();
-    let mut options = VocoderTrainOptions::new(tmp.path().join("run"), 10);
-    options.config = net_config(&audio);
-    options.batch = 4;
-    options.crop = 16;
-    options.warmup = 5;
-    options.eval_every = 10;
-    options.checkpoint_every = 10;
+    let options = tiny_options(tmp.path().join("run"), 10, &audio);
     let report = train(&options, &audio, &cheap, &cheap, vec!["notes".into()]).unwrap();
     assert_eq!(report.state.inverse_steps(), Some(0));
     assert_eq!(report.state.legs[0].inverse_steps, Some(0));
@@ -271,6 +271,124 @@ fn a_network_trained_on_a_cheaper_inversion_is_rendered_with_it() {
     // The engine feeds the network the same cheaper inversion it learned to correct.
     let (worst, _) = parity(&net, &cheap, &dir, &audio);
     assert!(worst < 1e-3, "relative burn/ort difference {worst}");
+}
+
+#[test]
+fn training_continues_from_an_export_when_the_checkpoint_is_gone() {
+    let audio = audio_config();
+    let (train_pairs, heldout) = (pairs(&audio, 0.0), pairs(&audio, 0.5));
+    let tmp = tempfile::tempdir().unwrap();
+    let options = tiny_options(tmp.path().join("run"), 20, &audio);
+    train(
+        &options,
+        &audio,
+        &train_pairs,
+        &heldout,
+        vec!["notes".into()],
+    )
+    .unwrap();
+    let (ckpt, state) = latest_checkpoint(&options.out).unwrap();
+    let device = Device::default();
+    let net = load_net(&ckpt, &state, &device).unwrap();
+    let dir = tmp.path().join("vocoder");
+    export_dir(&net, &state, PhaseSettings::default(), "card", &dir).unwrap();
+
+    // The weights read back from the ONNX network predict what the checkpoint's do.
+    let (imported, record) = from_export(&dir, 7, &device).unwrap();
+    let w = heldout.windows(&[2], &device);
+    let a: Vec<f32> = net
+        .forward(w.mel.clone(), w.base.clone())
+        .to_data()
+        .try_to_vec()
+        .unwrap();
+    let b: Vec<f32> = imported
+        .forward(w.mel, w.base)
+        .to_data()
+        .try_to_vec()
+        .unwrap();
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "largest difference {worst}");
+    assert_eq!((record.step, record.optimizer_from), (20, 20));
+    assert_eq!(record.legs, state.legs, "the export carries the legs");
+    assert_eq!(record.sources, ["notes"]);
+
+    // A run into an empty directory continues from it, with a fresh optimizer.
+    let mut options = VocoderTrainOptions {
+        out: tmp.path().join("again"),
+        steps: 26,
+        init_from: Some(dir.clone()),
+        ..options
+    };
+    let report = train(
+        &options,
+        &audio,
+        &train_pairs,
+        &heldout,
+        vec!["notes".into()],
+    )
+    .unwrap();
+    assert_eq!(report.state.step, 26);
+    assert_eq!(report.state.optimizer_from, 20);
+    let legs: Vec<_> = report
+        .state
+        .legs
+        .iter()
+        .map(|l| (l.from_step, l.to_step))
+        .collect();
+    assert_eq!(legs, [(0, 26)], "the same data continues the exported leg");
+    let heldout_l1 = report.state.heldout_l1.unwrap();
+    assert!(heldout_l1.is_finite());
+    // With a checkpoint there, --resume wins over the export.
+    options.steps = 28;
+    options.resume = true;
+    let resumed = train(&options, &audio, &train_pairs, &heldout, vec![]).unwrap();
+    assert_eq!((resumed.state.step, resumed.state.optimizer_from), (28, 20));
+
+    // A damaged network or an export without its training record is refused, saying why.
+    let spec_path = dir.join(SPEC_FILE);
+    let spec_text = std::fs::read_to_string(&spec_path).unwrap();
+    let mut spec: serde_json::Value = serde_json::from_str(&spec_text).unwrap();
+    spec.as_object_mut().unwrap().remove("training");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let err = from_export(&dir, 7, &device).err().unwrap().to_string();
+    assert!(err.contains("no training record"), "{err}");
+    std::fs::write(&spec_path, spec_text).unwrap();
+    let onnx = dir.join("vocoder.onnx");
+    let mut bytes = std::fs::read(&onnx).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&onnx, &bytes).unwrap();
+    let err = from_export(&dir, 7, &device).err().unwrap().to_string();
+    assert!(err.contains("damaged"), "{err}");
+    // Another mel format than the run's is refused before training.
+    bytes[middle] ^= 0x55;
+    std::fs::write(&onnx, &bytes).unwrap();
+    let other = AudioConfig {
+        top_db: 60.0,
+        ..audio.clone()
+    };
+    options.out = tmp.path().join("other");
+    options.resume = false;
+    let err = train(&options, &other, &train_pairs, &heldout, vec![])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("another mel format"), "{err}");
+}
+
+/// The shipped network reads back into burn, so a fresh clone can train it further.
+#[test]
+fn the_shipped_vocoder_reads_back_for_further_training() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/vocoder");
+    let (_, state) = from_export(&dir, 1, &Device::default()).unwrap();
+    assert_eq!(state.audio, AudioConfig::default());
+    assert!(state.step > 0 && !state.legs.is_empty());
+    assert_eq!(state.legs.last().unwrap().to_step, state.step);
+    assert_eq!(state.config.n_mels, state.audio.n_mels);
 }
 
 #[test]

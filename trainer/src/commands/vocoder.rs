@@ -42,6 +42,11 @@ struct TrainArgs {
     /// Continue from the checkpoint in --out.
     #[arg(long)]
     resume: bool,
+    /// With no checkpoint in --out yet: start from this exported vocoder directory (e.g.
+    /// models/vocoder) instead of random weights; its weights come from the ONNX network, the
+    /// optimizer starts afresh (the learning rate warms up again).
+    #[arg(long)]
+    init_from: Option<PathBuf>,
     /// Installed Debian packages to learn from (default: the corpus packages).
     #[arg(long = "package")]
     packages: Vec<String>,
@@ -164,6 +169,7 @@ loop's seed {example} (MIT)",
     );
     let mut options = VocoderTrainOptions::new(args.out.clone(), args.steps);
     options.resume = args.resume;
+    options.init_from = args.init_from.clone();
     options.batch = args.batch;
     options.crop = args.crop;
     options.lr = args.lr;
@@ -246,7 +252,9 @@ in the corpus.\n\
 inversion it corrects, on the same windows: {dsp}.\n\
 - Reproduce: for each leg in turn, `STEPS=<its last step> scripts/train-vocoder.sh`, with \
 `SYNTH_LOOPS=N` for a leg that names synthetic loops 0–(N−1) (each run trains with `--resume` into \
-`~/.cache/refrain/vocoder/run`, then exports here).\n\n\
+`~/.cache/refrain/vocoder/run`, then exports here). To train this network further without its \
+checkpoint, `STEPS=<a later step> scripts/train-vocoder.sh` starts from this directory \
+(`--init-from`, a fresh optimizer).\n\n\
 ## License\n\nThe weights are derived from the music listed above and carry its licenses \
 ({license}).\n",
         license = license(&state.sources),

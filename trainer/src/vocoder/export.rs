@@ -1,6 +1,6 @@
 //! Export of a trained vocoder as the directory the engine loads (`models/vocoder/`): the ONNX
 //! network, `vocoder.json` (the engine's `NeuralSpec`) and a model card.
-use super::train::VocoderState;
+use super::state::VocoderState;
 use super::{VocoderError, VocoderNet, MAGNITUDE_FLOOR};
 use crate::onnx::export::export_ranked;
 use burn::module::Module;
@@ -89,6 +89,7 @@ pub fn export_dir(
             "train_windows": state.train_windows,
             "heldout_windows": state.heldout_windows,
             "sources": state.sources,
+            "legs": state.legs,
             "heldout_log_magnitude_l1": state.heldout_l1,
             "heldout_spectral_convergence": state.heldout_sc,
         })),

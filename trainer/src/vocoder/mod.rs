@@ -11,15 +11,19 @@
 //! README names it as the next step.
 mod data;
 mod export;
+mod import;
 mod model;
+mod state;
 mod train;
 
 pub use data::{read_mono, Batch, Pairs, MAGNITUDE_FLOOR};
 pub use export::{export_dir, PhaseSettings, VOCODER_IO};
+pub use import::from_export;
 pub use model::{VocoderConfig, VocoderNet};
+pub use state::{latest_checkpoint, TrainingLeg, VocoderState, VOCODER_STATE};
 pub use train::{
-    dsp_baseline, eval_windows, heldout_figures, latest_checkpoint, load_net, loss, train,
-    TrainingLeg, VocoderReport, VocoderState, VocoderTrainOptions, VOCODER_STATE,
+    dsp_baseline, eval_windows, heldout_figures, load_net, loss, train, VocoderReport,
+    VocoderTrainOptions,
 };
 
 use crate::model::ModelError;

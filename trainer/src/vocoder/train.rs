@@ -2,7 +2,9 @@
 //! figure on whole windows of files the corpus holds out, and atomic checkpoints
 //! (`pretrain::commit`) that `--resume` continues exactly (step-seeded randomness).
 use super::data::Pairs;
+use super::import::from_export;
 use super::model::{VocoderConfig, VocoderNet};
+use super::state::{latest_checkpoint, VocoderState};
 use super::VocoderError;
 use crate::pretrain::{
     append_loss, commit, load_module, load_optimizer, save_module, save_optimizer,
@@ -13,12 +15,8 @@ use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use refrain_engine::spectrogram::AudioConfig;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// File name of the vocoder checkpoint's state.
-pub const VOCODER_STATE: &str = "vocoder.json";
 
 /// Everything a training run needs.
 #[derive(Debug, Clone)]
@@ -45,6 +43,9 @@ pub struct VocoderTrainOptions {
     pub seed: u64,
     /// Network sizes of a fresh run.
     pub config: VocoderConfig,
+    /// Start a run with no checkpoint from this exported vocoder directory (its weights and
+    /// training record) instead of random weights.
+    pub init_from: Option<PathBuf>,
     /// Tensor backend.
     pub backend: Backend,
 }
@@ -64,139 +65,10 @@ impl VocoderTrainOptions {
             checkpoint_every: 100,
             seed: 0x5eed,
             config: VocoderConfig::default(),
+            init_from: None,
             backend: Backend::Cpu,
         }
     }
-}
-
-/// A checkpoint's configuration and progress (`vocoder.json`, written last: the commit point).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VocoderState {
-    /// Steps done.
-    pub step: usize,
-    /// Seed (with `step`, the whole RNG state).
-    pub seed: u64,
-    /// Network sizes.
-    pub config: VocoderConfig,
-    /// The audio configuration of the mels it was trained on.
-    pub audio: AudioConfig,
-    /// Training windows (5.94 s each).
-    pub train_windows: usize,
-    /// Held-out windows.
-    pub heldout_windows: usize,
-    /// What the windows came from (for the model card).
-    pub sources: Vec<String>,
-    /// Last logged training loss.
-    pub train_loss: Option<f32>,
-    /// Last held-out log-magnitude L1.
-    pub heldout_l1: Option<f32>,
-    /// Last held-out spectral convergence of the predicted magnitude.
-    pub heldout_sc: Option<f32>,
-    /// The DSP mel inversion's held-out log-magnitude L1 and spectral convergence on the same
-    /// windows: the reference the network's figures are read against.
-    #[serde(default)]
-    pub dsp_reference: Option<[f32; 2]>,
-    /// Each run on different data, in order (empty in checkpoints from before legs were kept).
-    #[serde(default)]
-    pub legs: Vec<TrainingLeg>,
-}
-
-/// A stretch of training on one set of windows: the model card says what each leg learned from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingLeg {
-    /// Step the leg started at.
-    pub from_step: usize,
-    /// Step the leg reached.
-    pub to_step: usize,
-    /// Training windows it drew from.
-    pub train_windows: usize,
-    /// What those windows came from.
-    pub sources: Vec<String>,
-    /// NNLS steps of the DSP base in this leg (`None`: the inversion's default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inverse_steps: Option<usize>,
-}
-
-impl VocoderState {
-    /// NNLS steps of the DSP inversion the network now corrects: its last leg's (`None`: the
-    /// inversion's default).
-    pub fn inverse_steps(&self) -> Option<usize> {
-        self.legs.last().and_then(|l| l.inverse_steps)
-    }
-
-    /// Starts a leg at the current step unless `sources` and `train_windows` are the last
-    /// leg's (a resume on the same data continues it); empty `sources` means "the same as
-    /// before". `sources` becomes the union over every leg.
-    pub fn begin_leg(
-        &mut self,
-        train_windows: usize,
-        sources: Vec<String>,
-        inverse_steps: Option<usize>,
-    ) {
-        if inverse_steps != self.inverse_steps() {
-            // A different base: the DSP reference figures are measured again.
-            self.dsp_reference = None;
-        }
-        if self.legs.is_empty() && self.step > 0 {
-            // A checkpoint from before legs were recorded: what it recorded is its one leg.
-            self.legs.push(TrainingLeg {
-                from_step: 0,
-                to_step: self.step,
-                train_windows: self.train_windows,
-                sources: self.sources.clone(),
-                inverse_steps: None,
-            });
-        }
-        let sources = match (sources.is_empty(), self.legs.last()) {
-            (true, Some(last)) => last.sources.clone(),
-            _ => sources,
-        };
-        let continues = self.legs.last().is_some_and(|l| {
-            l.to_step == self.step
-                && l.train_windows == train_windows
-                && l.sources == sources
-                && l.inverse_steps == inverse_steps
-        });
-        if !continues {
-            self.legs.push(TrainingLeg {
-                from_step: self.step,
-                to_step: self.step,
-                train_windows,
-                sources: sources.clone(),
-                inverse_steps,
-            });
-        }
-        for source in sources {
-            if !self.sources.contains(&source) {
-                self.sources.push(source);
-            }
-        }
-        self.train_windows = train_windows;
-    }
-    /// Reads `<dir>/vocoder.json`.
-    pub fn load(dir: &Path) -> Result<Self, VocoderError> {
-        let path = dir.join(VOCODER_STATE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| VocoderError::Data(format!("{}: {e}", path.display())))?;
-        serde_json::from_str(&text)
-            .map_err(|e| VocoderError::Data(format!("{}: {e}", path.display())))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), VocoderError> {
-        let path = dir.join(VOCODER_STATE);
-        let text = serde_json::to_vec_pretty(self)
-            .map_err(|e| VocoderError::Data(format!("{}: {e}", path.display())))?;
-        std::fs::write(&path, text)
-            .map_err(|e| VocoderError::Data(format!("{}: {e}", path.display())))
-    }
-}
-
-/// Where the latest committed checkpoint of `out` is, with its state.
-pub fn latest_checkpoint(out: &Path) -> Option<(PathBuf, VocoderState)> {
-    ["checkpoint", "checkpoint.old"]
-        .iter()
-        .map(|d| out.join(d))
-        .find_map(|d| VocoderState::load(&d).ok().map(|s| (d, s)))
 }
 
 /// Loads the trained network of a checkpoint directory on `device`.
@@ -258,29 +130,25 @@ pub fn train(
             None => {
                 truncate_loss_log(&options.out, 0)?;
                 base.seed(options.seed);
-                let state = VocoderState {
-                    step: 0,
-                    seed: options.seed,
-                    config: options.config.clone(),
-                    audio: audio.clone(),
-                    train_windows: 0,
-                    heldout_windows: heldout.len(),
-                    sources: Vec::new(),
-                    train_loss: None,
-                    heldout_l1: None,
-                    heldout_sc: None,
-                    dsp_reference: None,
-                    legs: Vec::new(),
+                let (mut state, net) = match &options.init_from {
+                    Some(dir) => {
+                        let (net, state) = from_export(dir, options.seed, &device)?;
+                        if state.audio != *audio {
+                            return Err(VocoderError::Data(format!(
+                                "{} was trained on another mel format than this run's",
+                                dir.display()
+                            )));
+                        }
+                        tracing::info!(
+                            "continuing the vocoder exported in {} at step {}",
+                            dir.display(),
+                            state.step
+                        );
+                        (state, net)
+                    }
+                    None => fresh(options, audio, train, &device)?,
                 };
-                let mut net = options.config.init(&device)?;
-                // The fill starts at each bin's mean log magnitude, well below what loud bins
-                // hold (so the DSP's loud bins are kept) and where the empty ones should be.
-                let mut bias = vec![0.0f32; 2 * train.n_freqs];
-                bias[train.n_freqs..].copy_from_slice(&train.mean_log_magnitude());
-                net.head.bias = Some(Param::from_tensor(Tensor::from_data(
-                    TensorData::new(bias, [2 * train.n_freqs]),
-                    &device,
-                )));
+                state.heldout_windows = heldout.len();
                 (state, net, AdamConfig::new().init())
             }
         };
@@ -306,7 +174,11 @@ pub fn train(
             )));
         }
         let grads = GradientsParams::from_grads(total.backward(), &net);
-        net = optim.step(learning_rate(options, step), net, grads);
+        net = optim.step(
+            learning_rate(options, step, state.optimizer_from),
+            net,
+            grads,
+        );
         state.step = step + 1;
         if let Some(leg) = state.legs.last_mut() {
             leg.to_step = state.step;
@@ -357,9 +229,45 @@ pub fn train(
     })
 }
 
-/// Warm-up, then cosine decay to a tenth of the peak at `steps`.
-fn learning_rate(options: &VocoderTrainOptions, step: usize) -> f64 {
-    let warm = ((step + 1) as f64 / options.warmup.max(1) as f64).min(1.0);
+/// A new network at step 0, its fill bias at each bin's mean log magnitude.
+fn fresh(
+    options: &VocoderTrainOptions,
+    audio: &AudioConfig,
+    train: &Pairs,
+    device: &Device,
+) -> Result<(VocoderState, VocoderNet), VocoderError> {
+    let state = VocoderState {
+        step: 0,
+        seed: options.seed,
+        config: options.config.clone(),
+        audio: audio.clone(),
+        train_windows: 0,
+        heldout_windows: 0,
+        sources: Vec::new(),
+        train_loss: None,
+        heldout_l1: None,
+        heldout_sc: None,
+        dsp_reference: None,
+        legs: Vec::new(),
+        optimizer_from: 0,
+    };
+    let mut net = options.config.init(device)?;
+    // The fill starts at each bin's mean log magnitude, well below what loud bins hold (so the
+    // DSP's loud bins are kept) and where the empty ones should be.
+    let mut bias = vec![0.0f32; 2 * train.n_freqs];
+    bias[train.n_freqs..].copy_from_slice(&train.mean_log_magnitude());
+    net.head.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(bias, [2 * train.n_freqs]),
+        device,
+    )));
+    Ok((state, net))
+}
+
+/// Warm-up from the step the optimizer's moments started at (a run continued from an export
+/// starts them afresh), then cosine decay to a tenth of the peak at `steps`.
+fn learning_rate(options: &VocoderTrainOptions, step: usize, optimizer_from: usize) -> f64 {
+    let warmed = (step + 1).saturating_sub(optimizer_from);
+    let warm = (warmed as f64 / options.warmup.max(1) as f64).min(1.0);
     let progress = (step as f64 / options.steps.max(1) as f64).min(1.0);
     let cosine = 0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
     options.lr * warm * cosine
