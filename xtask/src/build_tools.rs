@@ -1,8 +1,10 @@
-//! What the build needs beyond Rust: libclang, which the Signalsmith Stretch bindings
-//! (`signalsmith-stretch`, the engine's time-stretch) generate their FFI with at build time.
+//! What the build needs beyond the host's Rust: libclang, which the Signalsmith Stretch bindings
+//! (`signalsmith-stretch`, the engine's time-stretch) generate their FFI with at build time, and
+//! for the Windows cross build Rust's Windows target, mingw-w64 and Wine.
 use crate::corpus::install_packages;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::path::Path;
+use std::process::Command;
 
 /// Installs `libclang-dev` with apt when no libclang is found and `LIBCLANG_PATH` is unset.
 pub fn ensure() -> Result<()> {
@@ -35,19 +37,48 @@ fn has_libclang(lib: &Path) -> bool {
     })
 }
 
-/// Makes the Windows cross build possible: the mingw-w64 toolchain (and 64-bit Wine, which runs
-/// its tests) installed with apt when missing, and libclang pointed at clang's own headers for
-/// the Windows target (bindgen does not find `stdbool.h` there by itself).
+/// Makes the Windows cross build possible: Rust's standard library for the Windows target
+/// (rustup) and the mingw-w64 toolchain (and 64-bit Wine, which runs its tests) installed with
+/// apt when missing, and libclang pointed at clang's own headers for the Windows target (bindgen
+/// does not find `stdbool.h` there by itself).
 pub fn windows_cross() -> Result<()> {
     if !cfg!(target_os = "linux") {
         anyhow::bail!("the Windows cross build is set up for Linux hosts only");
     }
+    rust_target(crate::windows::TARGET)?;
     install_packages(&["mingw-w64", "wine64"])?;
     let var = "BINDGEN_EXTRA_CLANG_ARGS_x86_64_pc_windows_gnu";
     if std::env::var_os(var).is_none() {
         if let Some(include) = clang_include() {
             std::env::set_var(var, format!("-I{}", include.display()));
         }
+    }
+    Ok(())
+}
+
+/// Adds `target`'s standard library with rustup when it is missing (a fresh machine has only the
+/// host's); without rustup, says what is needed instead of letting rustc fail on `core`.
+fn rust_target(target: &str) -> Result<()> {
+    let listed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    let Ok(listed) = listed else {
+        println!("rustup not found: make sure Rust's {target} target is installed");
+        return Ok(());
+    };
+    if String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .any(|l| l.trim() == target)
+    {
+        return Ok(());
+    }
+    println!("adding Rust's {target} target (rustup target add {target})");
+    let status = Command::new("rustup")
+        .args(["target", "add", target])
+        .status()
+        .context("running rustup")?;
+    if !status.success() {
+        anyhow::bail!("`rustup target add {target}` failed");
     }
     Ok(())
 }
