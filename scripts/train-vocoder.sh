@@ -3,7 +3,8 @@
 # export it to models/vocoder. Runs with --resume, so rerunning continues from the last
 # checkpoint; raise STEPS to train longer (the cosine schedule stretches to the new total).
 # With no checkpoint in OUT (a fresh clone, a lost cache) it continues the shipped network in
-# models/vocoder (INIT_FROM; set INIT_FROM= to train from random weights).
+# models/vocoder (INIT_FROM; STEPS must then be past its step, 11 000 for the shipped one; set
+# INIT_FROM= to train from random weights).
 #
 #   nohup setsid scripts/train-vocoder.sh > ~/.cache/refrain/vocoder/train.log 2>&1 &
 #

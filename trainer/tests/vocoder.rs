@@ -342,6 +342,17 @@ fn training_continues_from_an_export_when_the_checkpoint_is_gone() {
     assert_eq!(legs, [(0, 26)], "the same data continues the exported leg");
     let heldout_l1 = report.state.heldout_l1.unwrap();
     assert!(heldout_l1.is_finite());
+    // An export already past the steps asked for is refused, saying how far it got.
+    let short = VocoderTrainOptions {
+        out: tmp.path().join("short"),
+        steps: 15,
+        ..options.clone()
+    };
+    let err = train(&short, &audio, &train_pairs, &heldout, vec![])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("already trained to step 20"), "{err}");
     // With a checkpoint there, --resume wins over the export.
     options.steps = 28;
     options.resume = true;

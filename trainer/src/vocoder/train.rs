@@ -133,6 +133,14 @@ pub fn train(
                 let (mut state, net) = match &options.init_from {
                     Some(dir) => {
                         let (net, state) = from_export(dir, options.seed, &device)?;
+                        if state.step >= options.steps {
+                            return Err(VocoderError::Data(format!(
+                                "{} is already trained to step {}: ask for more steps than that \
+(--steps, STEPS in scripts/train-vocoder.sh)",
+                                dir.display(),
+                                state.step
+                            )));
+                        }
                         if state.audio != *audio {
                             return Err(VocoderError::Data(format!(
                                 "{} was trained on another mel format than this run's",
