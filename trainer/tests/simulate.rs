@@ -183,3 +183,39 @@ fn dpo_with_an_external_scorer_publishes_two_versions() {
         "{err}"
     );
 }
+
+/// Tests initialise models in parallel, and burn's generator is one per process: the same seed
+/// must still give the same networks (the loop test above once got other weights, hence other
+/// ratings, when its initialisation interleaved with its neighbours' under Wine).
+#[test]
+fn parallel_initialisations_with_one_seed_give_the_same_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let latents = vec![
+        vec![0.3f32; support::LATENT_LEN],
+        vec![-0.1f32; support::LATENT_LEN],
+    ];
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            let out = dir.path().join(format!("v{i}"));
+            let latents = latents.clone();
+            std::thread::spawn(move || {
+                let guard = vec![vec![0.0f32; support::LATENT_LEN]];
+                support::initialised_version(&out, 2 + (i % 2) as u64, guard);
+                support::eps_loss(&out, &latents)
+            })
+        })
+        .collect();
+    let losses: Vec<f32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for i in 2..losses.len() {
+        assert_eq!(
+            losses[i],
+            losses[i % 2],
+            "v{i} and v{} have one seed: {losses:?}",
+            i % 2
+        );
+    }
+    assert_ne!(
+        losses[0], losses[1],
+        "different seeds give different networks"
+    );
+}

@@ -217,6 +217,10 @@ pub fn load_from_onnx<M: Module>(onnx: &[u8], module: M, names: &NameMap) -> Res
         path: Vec::new(),
         values,
     };
+    // Mapping a lazily initialised parameter draws its random start first (then replaces it):
+    // draws from burn's one generator that must not land inside another thread's seeded
+    // initialisation.
+    let _rng = crate::training::seeded_init_lock();
     Ok(module.map(&mut loader))
 }
 

@@ -202,6 +202,9 @@ pub fn export_initialised(
     seed: u64,
     guard: Option<Vec<Vec<f32>>>,
 ) -> Result<Manifest, PretrainError> {
+    // Held until the export below has drawn every weight (see `seeded_init_lock`): the same
+    // seed then gives the same networks however many tests initialise at once.
+    let _rng = crate::training::seeded_init_lock();
     let device = Device::flex();
     device.seed(seed);
     let ae = Autoencoder::init(autoencoder, &device)?;

@@ -11,4 +11,4 @@ mod rng;
 pub use backend::{Backend, NoCudaBackend};
 pub use batch::{roll_rows, sample_indices, spread};
 pub use predictor::NoisePredictor;
-pub use rng::{normal, step_rng};
+pub use rng::{normal, seeded_init_lock, step_rng};
