@@ -37,7 +37,8 @@ pub fn from_export(
     device: &Device,
 ) -> Result<(VocoderNet, VocoderState), VocoderError> {
     let fail = |what: String| VocoderError::Data(format!("{}: {what}", dir.display()));
-    let spec = NeuralSpec::load(dir).map_err(|e| fail(e.to_string()))?;
+    // Its message already names the directory.
+    let spec = NeuralSpec::load(dir).map_err(|e| VocoderError::Data(e.to_string()))?;
     let record = spec
         .training
         .clone()
