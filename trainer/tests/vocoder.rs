@@ -258,6 +258,17 @@ fn a_network_trained_on_a_cheaper_inversion_is_rendered_with_it() {
         pairs(&audio, 0.0).bases,
         "the base is the cheaper inversion's"
     );
+    // A transform that inverts differently would mix two bases in one set: refused.
+    let mut default_transform = MelTransform::new(&audio).unwrap();
+    let err = cheap
+        .add_audio(&notes(&audio, 6.0, 0.0), &mut default_transform)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("12 NNLS steps") && err.contains("bases of 0"),
+        "{err}"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let options = tiny_options(tmp.path().join("run"), 10, &audio);
     let report = train(&options, &audio, &cheap, &cheap, vec!["notes".into()]).unwrap();

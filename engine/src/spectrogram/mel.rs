@@ -136,6 +136,13 @@ impl MelTransform {
         self.inverse = Some(MelInverse::new(&self.filterbank).with_steps(steps));
     }
 
+    /// NNLS steps its mel inversion takes (what a network trained on its output must be fed).
+    pub fn inverse_steps(&self) -> usize {
+        self.inverse
+            .as_ref()
+            .map_or(super::mel_inverse::NNLS_STEPS, MelInverse::steps)
+    }
+
     /// Linear STFT magnitude (frame-major) for a mel power spectrogram (librosa `mel_to_stft`).
     pub fn magnitude_from_power(&mut self, mel: &Mel) -> Result<Vec<f32>, SpectrogramError> {
         let frames_major = self.frame_major(mel)?;

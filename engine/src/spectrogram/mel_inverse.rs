@@ -96,6 +96,11 @@ impl MelInverse {
         }
     }
 
+    /// NNLS refinement steps after the pseudo-inverse.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
     /// Sets the number of NNLS refinement steps (0 = clipped pseudo-inverse only).
     pub fn with_steps(mut self, steps: usize) -> Self {
         self.steps = steps;

@@ -21,7 +21,7 @@ pub use db::{db_to_power, from_unit, power_to_db, to_unit};
 pub use filterbank::{hz_to_mel, mel_to_hz, MelFilterbank};
 pub use griffin_lim::{griffin_lim, griffin_lim_from, GriffinLim};
 pub use mel::{Mel, MelTransform};
-pub use mel_inverse::MelInverse;
+pub use mel_inverse::{MelInverse, NNLS_STEPS};
 pub use metrics::spectral_convergence;
 pub use pghi::{pghi_phase, PghiGeometry, DEFAULT_TOLERANCE as PGHI_TOLERANCE};
 pub use quality::{log_spectral_distance, Quality, QualityMeter, MR_RESOLUTIONS};

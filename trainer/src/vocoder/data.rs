@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use refrain_engine::audio;
-use refrain_engine::spectrogram::{to_unit, AudioConfig, MelTransform, Spectrum};
+use refrain_engine::spectrogram::{to_unit, AudioConfig, MelTransform, Spectrum, NNLS_STEPS};
 use refrain_engine::vocoder::neural::log_bin_major;
 use std::path::{Path, PathBuf};
 
@@ -74,6 +74,14 @@ impl Pairs {
         samples: &[f32],
         transform: &mut MelTransform,
     ) -> Result<usize, VocoderError> {
+        // The bases must all be the one inversion the network will be fed at render time.
+        let wanted = self.inverse_steps.unwrap_or(NNLS_STEPS);
+        if transform.inverse_steps() != wanted {
+            return Err(VocoderError::Data(format!(
+                "the transform inverts the mel with {} NNLS steps, these pairs hold bases of {wanted}",
+                transform.inverse_steps()
+            )));
+        }
         let config = transform.config().clone();
         let len = config.window_samples();
         let mut spectrum = Spectrum::default();
