@@ -1,6 +1,6 @@
 //! Export of a trained vocoder as the directory the engine loads (`models/vocoder/`): the ONNX
 //! network, `vocoder.json` (the engine's `NeuralSpec`) and a model card.
-use super::state::VocoderState;
+use super::state::{TrainingRecord, VocoderState};
 use super::{VocoderError, VocoderNet, MAGNITUDE_FLOOR};
 use crate::onnx::export::export_ranked;
 use burn::module::Module;
@@ -83,16 +83,10 @@ pub fn export_dir(
         phase_momentum: phase.momentum,
         magnitude_floor: MAGNITUDE_FLOOR,
         inverse_steps: state.inverse_steps(),
-        training: Some(serde_json::json!({
-            "steps": state.step,
-            "config": state.config,
-            "train_windows": state.train_windows,
-            "heldout_windows": state.heldout_windows,
-            "sources": state.sources,
-            "legs": state.legs,
-            "heldout_log_magnitude_l1": state.heldout_l1,
-            "heldout_spectral_convergence": state.heldout_sc,
-        })),
+        training: Some(
+            serde_json::to_value(TrainingRecord::from(state))
+                .map_err(|e| VocoderError::Data(format!("{SPEC_FILE}: {e}")))?,
+        ),
     };
     let text = serde_json::to_vec_pretty(&spec)
         .map_err(|e| VocoderError::Data(format!("{SPEC_FILE}: {e}")))?;

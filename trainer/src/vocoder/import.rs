@@ -2,31 +2,12 @@
 //! (`models/vocoder`): the weights from its ONNX initializers (through `vocoder.names.json`) and
 //! the training record from `vocoder.json`. Checkpoints live outside git, so this is what lets a
 //! fresh clone (or a machine that lost its cache) train the shipped network further.
-use super::model::VocoderConfig;
-use super::state::{TrainingLeg, VocoderState};
+use super::state::{TrainingLeg, TrainingRecord, VocoderState};
 use super::{VocoderError, VocoderNet};
 use crate::onnx::{load_from_onnx, NameMap};
 use burn::tensor::Device;
 use refrain_engine::vocoder::neural::NeuralSpec;
-use serde::Deserialize;
 use std::path::Path;
-
-/// The parts of the spec's free-form `training` record a run continues from.
-#[derive(Debug, Deserialize)]
-struct Training {
-    steps: usize,
-    config: VocoderConfig,
-    train_windows: usize,
-    heldout_windows: usize,
-    #[serde(default)]
-    sources: Vec<String>,
-    #[serde(default)]
-    legs: Vec<TrainingLeg>,
-    #[serde(default)]
-    heldout_log_magnitude_l1: Option<f32>,
-    #[serde(default)]
-    heldout_spectral_convergence: Option<f32>,
-}
 
 /// The network and a state to continue training from, read from the exported `dir`; `seed`
 /// seeds the continued run's crops. A damaged network (its sha256 is checked), a spec without a
@@ -43,7 +24,7 @@ pub fn from_export(
         .training
         .clone()
         .ok_or_else(|| fail("vocoder.json has no training record to continue from".into()))?;
-    let training: Training = serde_json::from_value(record)
+    let training: TrainingRecord = serde_json::from_value(record)
         .map_err(|e| fail(format!("vocoder.json's training record: {e}")))?;
     let names_path = dir.join("vocoder.names.json");
     let names_text = std::fs::read_to_string(&names_path)

@@ -135,6 +135,47 @@ impl VocoderState {
     }
 }
 
+/// What an export records of its training (`vocoder.json`'s `training`): written by
+/// `export_dir`, read back by `from_export`, so the two agree on every key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// Steps done.
+    pub steps: usize,
+    /// Network sizes.
+    pub config: VocoderConfig,
+    /// Training windows of the last leg.
+    pub train_windows: usize,
+    /// Held-out windows.
+    pub heldout_windows: usize,
+    /// What the windows came from.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Each leg of training (absent in exports from before they were recorded).
+    #[serde(default)]
+    pub legs: Vec<TrainingLeg>,
+    /// Last held-out log-magnitude L1.
+    #[serde(default)]
+    pub heldout_log_magnitude_l1: Option<f32>,
+    /// Last held-out spectral convergence.
+    #[serde(default)]
+    pub heldout_spectral_convergence: Option<f32>,
+}
+
+impl From<&VocoderState> for TrainingRecord {
+    fn from(state: &VocoderState) -> Self {
+        Self {
+            steps: state.step,
+            config: state.config.clone(),
+            train_windows: state.train_windows,
+            heldout_windows: state.heldout_windows,
+            sources: state.sources.clone(),
+            legs: state.legs.clone(),
+            heldout_log_magnitude_l1: state.heldout_l1,
+            heldout_spectral_convergence: state.heldout_sc,
+        }
+    }
+}
+
 /// Where the latest committed checkpoint of `out` is, with its state.
 pub fn latest_checkpoint(out: &Path) -> Option<(PathBuf, VocoderState)> {
     ["checkpoint", "checkpoint.old"]
