@@ -12,6 +12,7 @@ use refrain_engine::spectrogram::{
     griffin_lim_from, pghi_phase, AudioConfig, GriffinLim, MelTransform, PghiGeometry, Quality,
     QualityMeter, Spectrum, Stft, PGHI_TOLERANCE,
 };
+use refrain_engine::vocoder::neural::NeuralSpec;
 use refrain_engine::vocoder::{
     self, PghiVocoder, PhaseInit, Vocoder, GRIFFIN_LIM, NEURAL, PGHI, PGHI_ITERS, PGHI_MOMENTUM,
 };
@@ -50,8 +51,7 @@ fn rows(config: &AudioConfig) -> Vec<Row> {
     let dir = refrain_engine::locator::shipped_vocoder();
     match vocoder::NeuralVocoder::load(&dir, config) {
         Ok(v) => {
-            let spec = v.spec();
-            let label = phase_label(spec.phase_init, spec.phase_iters, spec.phase_momentum);
+            let label = spec_label(v.spec());
             rows.push(row(
                 &format!("{NEURAL} ({label}){}", default(NEURAL)),
                 Ok(Box::new(v)),
@@ -87,11 +87,7 @@ fn rows(config: &AudioConfig) -> Vec<Row> {
         );
         match vocoder::NeuralVocoder::load(&dir, config) {
             Ok(v) => {
-                let spec = v.spec();
-                let mut label = phase_label(spec.phase_init, spec.phase_iters, spec.phase_momentum);
-                if let Some(steps) = spec.inverse_steps {
-                    label.push_str(&format!(", NNLS {steps}"));
-                }
+                let label = spec_label(v.spec());
                 rows.push(row(&format!("{NEURAL} {name} ({label})"), Ok(Box::new(v))));
             }
             Err(e) => println!("{NEURAL} {name}: not measured ({e})"),
@@ -111,6 +107,15 @@ fn rows(config: &AudioConfig) -> Vec<Row> {
         ));
     }
     rows
+}
+
+/// A neural spec's phase settings, and its NNLS steps when it names them.
+fn spec_label(spec: &NeuralSpec) -> String {
+    let label = phase_label(spec.phase_init, spec.phase_iters, spec.phase_momentum);
+    match spec.inverse_steps {
+        Some(steps) => format!("{label}, NNLS {steps}"),
+        None => label,
+    }
 }
 
 /// "PGHI + 4 it, m 0.5" / "random + 24 it, m 0.99".
